@@ -1,0 +1,97 @@
+"""Batch triage of a CSV export: read, triage in chunks, write decisions and rejects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from heart.domain.mapping import ColumnMapping
+from heart.domain.program import Program
+from heart.domain.triage_batch import decide_frame
+from heart.triage_io import parse_calls, read_raw
+
+CHUNK_ROWS = 250_000
+
+
+@dataclass
+class BatchSummary:
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    by_route: Counter = field(default_factory=Counter)
+    by_route_reason: Counter = field(default_factory=Counter)
+    rules_version: str = ""
+
+
+def triage_frame(
+    program: Program,
+    calls: pl.DataFrame,
+    *,
+    rules_as_of: dt.date | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    on_chunk: Callable[[int], None] | None = None,
+) -> pl.DataFrame:
+    parts = []
+    for start in range(0, max(calls.height, 1), chunk_rows):  # an empty input is one chunk
+        chunk = calls.slice(start, chunk_rows)
+        parts.append(decide_frame(program, chunk, rules_as_of=rules_as_of))
+        if on_chunk:
+            on_chunk(chunk.height)
+    return pl.concat(parts)
+
+
+def summarise(decisions: pl.DataFrame, rejects: pl.DataFrame, summary: BatchSummary) -> None:
+    summary.accepted = decisions.height
+    summary.rejected = rejects.height
+    summary.rows_read = decisions.height + rejects.height
+    for route, n in decisions.group_by("route").len().iter_rows():
+        summary.by_route[route] += n
+    exploded = (
+        decisions.select("route", pl.col("reasons").str.split(";").alias("code"))
+        .explode("code")
+        .group_by("route", "code")
+        .len()
+    )
+    for route, code, n in exploded.iter_rows():
+        summary.by_route_reason[(route, code)] += n
+
+
+def run_batch(
+    *,
+    input_path: Path,
+    program: Program,
+    mapping: ColumnMapping,
+    out_path: Path,
+    rejects_path: Path,
+    rules_as_of: dt.date | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BatchSummary:
+    """Triage a whole file; ``progress(stage, done, total)`` drives a progress bar."""
+    report = progress or (lambda stage, done, total: None)
+    report("read", 0, 1)
+    raw = read_raw(input_path, mapping)
+    report("read", 1, 1)
+    calls, rejects = parse_calls(raw, mapping)
+    del raw
+    done = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal done
+        done += n
+        report("triage", done, calls.height)
+
+    report("triage", 0, calls.height)
+    decisions = triage_frame(program, calls, rules_as_of=rules_as_of, on_chunk=on_chunk)
+    report("write", 0, 1)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    decisions.write_csv(out_path)
+    rejects.write_csv(rejects_path)
+    report("write", 1, 1)
+    summary = BatchSummary(rules_version=program.rules_version)
+    summarise(decisions, rejects, summary)
+    return summary

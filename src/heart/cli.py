@@ -1,0 +1,244 @@
+"""The `heart` command line.
+
+Sub-commands that need no database (triage, explain, programs) never import Django,
+so a million-call batch starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2022-07-01") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heart", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("triage", help="triage a CSV of calls with a program's rules")
+    t.add_argument("calls", type=Path, help="CSV file of calls")
+    t.add_argument("--program", required=True, help="built-in program name or TOML path")
+    t.add_argument("--out", required=True, type=Path, help="decisions CSV to write")
+    t.add_argument("--mapping", default="heart-standard", help="built-in mapping name or TOML path")
+    t.add_argument("--rejects", type=Path, help="rejects CSV (default: OUT.rejects.csv)")
+    t.add_argument(
+        "--rules-as-of",
+        type=_date,
+        help="apply the rules in force on this date to every call (replay history)",
+    )
+    t.add_argument("--beat-layer", type=Path, help="exact beat polygons (GeoJSON) for the areas")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    e = sub.add_parser("explain", help="triage one call and print the reasons")
+    e.add_argument("--program", required=True)
+    e.add_argument("--nature", required=True)
+    e.add_argument(
+        "--time", required=True, help="ISO 8601 with offset, e.g. 2022-07-05T10:00-04:00"
+    )
+    e.add_argument("--beat")
+    e.add_argument("--lon", type=float)
+    e.add_argument("--lat", type=float)
+    e.add_argument("--narrative")
+    e.add_argument("--weapon", action="store_true", help="the CAD flags a weapon")
+    e.add_argument("--violence", action="store_true", help="the CAD flags violence")
+    e.add_argument("--rules-as-of", type=_date)
+
+    sub.add_parser("programs", help="list built-in programs and mappings")
+
+    d = sub.add_parser("demo", help="generate synthetic calls, triage and store them (SQLite)")
+    d.add_argument("--calls", type=int, default=5000)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--program", default="durham-heart-2023")
+
+    m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
+    m.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {
+        "triage": cmd_triage,
+        "explain": cmd_explain,
+        "programs": cmd_programs,
+        "demo": cmd_demo,
+        "manage": cmd_manage,
+    }[args.command]
+    try:
+        return handler(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from heart.batch import run_batch
+    from heart.domain.mapping import MappingError, load_mapping
+    from heart.domain.program import ProgramError, load_program
+    from heart.triage_io import InputError
+
+    try:
+        program = load_program(args.program, beat_layer=args.beat_layer)
+        mapping = load_mapping(args.mapping)
+    except (ProgramError, MappingError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    rejects = args.rejects or args.out.with_name(args.out.stem + ".rejects.csv")
+    progress = Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet or not console.is_terminal,
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    try:
+        with progress:
+            summary = run_batch(
+                input_path=args.calls,
+                program=program,
+                mapping=mapping,
+                out_path=args.out,
+                rejects_path=rejects,
+                rules_as_of=args.rules_as_of,
+                progress=report,
+            )
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    if not args.quiet:
+        print_summary(summary, args.out, rejects)
+    return 0
+
+
+def print_summary(summary, out_path: Path, rejects_path: Path) -> None:
+    table = Table(title=f"Triage — {summary.rules_version}")
+    table.add_column("route")
+    table.add_column("calls", justify="right")
+    table.add_column("share", justify="right")
+    total = max(summary.accepted, 1)
+    for route, n in sorted(summary.by_route.items(), key=lambda kv: -kv[1]):
+        table.add_row(route, f"{n:,}", f"{n / total:.1%}")
+    console.print(table)
+    reasons = Table(title="Reasons by route (a call has several)")
+    reasons.add_column("route")
+    reasons.add_column("reason")
+    reasons.add_column("calls", justify="right")
+    for (route, code), n in sorted(
+        summary.by_route_reason.items(), key=lambda kv: (kv[0][0], -kv[1])
+    ):
+        reasons.add_row(route, code, f"{n:,}")
+    console.print(reasons)
+    console.print(
+        f"{summary.rows_read:,} rows read, {summary.accepted:,} triaged -> {out_path}, "
+        f"{summary.rejected:,} rejected -> {rejects_path}",
+        highlight=False,
+    )
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from heart.domain.geo import valid_lon_lat
+    from heart.domain.program import ProgramError, load_program
+    from heart.domain.triage import CallInput, decide
+
+    try:
+        program = load_program(args.program)
+    except ProgramError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    try:
+        when = dt.datetime.fromisoformat(args.time)
+    except ValueError:
+        console.print(f"[red]error:[/red] --time: {args.time!r} is not ISO 8601", highlight=False)
+        return 2
+    if when.tzinfo is None:
+        console.print("[red]error:[/red] --time: give an offset, e.g. -04:00", highlight=False)
+        return 2
+    if (args.lon is not None or args.lat is not None) and not valid_lon_lat(args.lon, args.lat):
+        console.print("[red]error:[/red] --lon/--lat: give both, inside the world", highlight=False)
+        return 2
+    decision = decide(
+        program,
+        CallInput(
+            received_at=when,
+            nature=args.nature,
+            beat=args.beat,
+            lon=args.lon,
+            lat=args.lat,
+            narrative=args.narrative,
+            weapon_flag=args.weapon,
+            violence_flag=args.violence,
+        ),
+        rules_as_of=args.rules_as_of,
+    )
+    out.print(f"[bold]route:[/bold] {decision.route}   [dim]{decision.rules_version}[/dim]")
+    for i, reason in enumerate(decision.reasons, 1):
+        out.print(f" {i}. [cyan]{reason.code}[/cyan] — {reason.text}", highlight=False)
+    return 0
+
+
+def cmd_programs(args: argparse.Namespace) -> int:
+    from heart.domain.mapping import builtin_mapping_names
+    from heart.domain.program import builtin_program_names, load_program
+
+    table = Table(title="Built-in programs")
+    for col in ("name", "rules version", "units and hours"):
+        table.add_column(col)
+    for name in builtin_program_names():
+        p = load_program(name)
+        hours = "\n".join(f"{u.key}: {u.hours_text()}" for u in p.units.values())
+        table.add_row(name, p.rules_version, hours)
+    out.print(table)
+    out.print("Built-in mappings: " + ", ".join(builtin_mapping_names()))
+    return 0
+
+
+def _django_setup() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heart.web.settings")
+    django.setup()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _django_setup()
+    from heart.demo import run_demo
+
+    return run_demo(calls=args.calls, seed=args.seed, program_name=args.program, console=console)
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    _django_setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["heart manage", *args.args])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
