@@ -1,0 +1,49 @@
+"""Shared fixtures: built-in programs, the ../shared data folder, a local clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from heart.domain.program import load_program
+
+ROOT = Path(__file__).resolve().parent.parent
+NY = ZoneInfo("America/New_York")
+
+
+def pytest_collection_modifyitems(config, items):
+    # anything using the database is a `db` test: CI runs those on PostgreSQL too
+    for item in items:
+        if "django_db" in item.keywords or "db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+        if "shared_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = Path(os.environ.get("HEART_SHARED_DIR", ROOT.parent / "shared"))
+    if not (path / "data").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data folder missing at {path} (set HEART_SHARED_DIR)")
+        pytest.skip(f"shared data folder missing at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def durham_2022():
+    return load_program("durham-heart-2022")
+
+
+@pytest.fixture(scope="session")
+def durham_2023():
+    return load_program("durham-heart-2023")
+
+
+def ny(*args: int) -> dt.datetime:
+    """A local Durham time."""
+    return dt.datetime(*args, tzinfo=NY)
