@@ -77,6 +77,8 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+if os.environ.get("HEART_TEST_DB_NAME"):  # parallel test runs on one PostgreSQL server
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["HEART_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en"

@@ -1,0 +1,165 @@
+"""Unit statuses and the team recommendation: pure functions shared by live and planning.
+
+* :data:`TRANSITIONS` is the one table of allowed unit status changes; the Django
+  service that writes statuses must check :func:`check_transition` and nothing else
+  may write a status.
+* :func:`recommend` ranks units that can take a call by estimated travel time and
+  explains every unit it could not use (a *shortfall*). The planning simulator calls
+  the very same function with simulated unit snapshots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from heart.domain.geo import TravelModel, valid_lon_lat
+
+
+class UnitState(StrEnum):
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    TRANSPORTING = "transporting"  # transporting / caring handoff
+    CLEARING = "clearing"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+S = UnitState
+TRANSITIONS: dict[UnitState, frozenset[UnitState]] = {
+    S.AVAILABLE: frozenset({S.DISPATCHED, S.OUT_OF_SERVICE}),
+    S.DISPATCHED: frozenset({S.EN_ROUTE, S.ON_SCENE, S.AVAILABLE, S.OUT_OF_SERVICE}),
+    S.EN_ROUTE: frozenset({S.ON_SCENE, S.AVAILABLE, S.OUT_OF_SERVICE}),
+    S.ON_SCENE: frozenset({S.TRANSPORTING, S.CLEARING}),
+    S.TRANSPORTING: frozenset({S.CLEARING}),
+    S.CLEARING: frozenset({S.AVAILABLE, S.OUT_OF_SERVICE}),
+    S.OUT_OF_SERVICE: frozenset({S.AVAILABLE}),
+}
+# statuses in which a unit is committed to a call
+BUSY = frozenset({S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE, S.TRANSPORTING, S.CLEARING})
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def check_transition(current: str, new: str) -> UnitState:
+    """The new state if the table allows current -> new; otherwise a clear error."""
+    try:
+        cur, nxt = UnitState(current), UnitState(new)
+    except ValueError:
+        raise TransitionError(
+            f"status: unknown status {new!r} (one of {[s.value for s in UnitState]})"
+        ) from None
+    if nxt not in TRANSITIONS[cur]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[cur])) or "none"
+        raise TransitionError(
+            f"status: a unit that is {cur.value} cannot become {nxt.value} (allowed: {allowed})"
+        )
+    return nxt
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSnapshot:
+    """What the recommendation knows about one unit at one instant."""
+
+    id: str
+    kind: str  # run-card unit key, e.g. "crt"
+    status: str
+    on_shift: bool
+    disciplines: frozenset[str]
+    lon: float | None = None
+    lat: float | None = None
+    position_at: dt.datetime | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    unit_id: str
+    eta_minutes: float
+    reason: str
+    stale_position: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    unit_id: str | None  # None: a shortfall of the whole unit kind
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    picks: tuple[Pick, ...]
+    shortfalls: tuple[Shortfall, ...]
+
+    @property
+    def best(self) -> Pick | None:
+        return self.picks[0] if self.picks else None
+
+    def why_none(self) -> str:
+        if self.picks:
+            return ""
+        if not self.shortfalls:
+            return "no unit of this kind exists"
+        codes = sorted({s.code for s in self.shortfalls})
+        return "no unit could go (" + ", ".join(codes) + ")"
+
+
+def recommend(
+    *,
+    call_lon: float | None,
+    call_lat: float | None,
+    unit_kind: str,
+    units: Sequence[UnitSnapshot],
+    now: dt.datetime,
+    required_disciplines: frozenset[str] = frozenset(),
+    travel: TravelModel | None = None,
+    stale_after: dt.timedelta = dt.timedelta(minutes=5),
+    limit: int = 5,
+) -> Recommendation:
+    """Rank available, on-shift, fully staffed units of ``unit_kind`` by ETA."""
+    model = travel or TravelModel()
+    located = valid_lon_lat(call_lon, call_lat)
+    picks: list[Pick] = []
+    shortfalls: list[Shortfall] = []
+    for unit in units:
+        if unit.kind != unit_kind:
+            continue
+        name = unit.label or unit.id
+        if not unit.on_shift:
+            shortfalls.append(Shortfall(unit.id, "off_shift", f"{name} is not on shift"))
+            continue
+        missing = required_disciplines - unit.disciplines
+        if missing:
+            shortfalls.append(
+                Shortfall(
+                    unit.id,
+                    "not_staffed",
+                    f"{name} lacks {', '.join(sorted(missing))} on shift",
+                )
+            )
+            continue
+        if unit.status != UnitState.AVAILABLE:
+            shortfalls.append(
+                Shortfall(unit.id, "busy", f"{name} is {unit.status.replace('_', ' ')}")
+            )
+            continue
+        has_fix = valid_lon_lat(unit.lon, unit.lat)
+        stale = not has_fix or unit.position_at is None or now - unit.position_at > stale_after
+        if located and has_fix:
+            eta = model.minutes(unit.lon, unit.lat, call_lon, call_lat)  # type: ignore[arg-type]
+            age = "" if not stale else " (position is stale)"
+            reason = f"{name}: available, about {eta:.0f} min away{age}"
+        else:
+            eta = float("inf")
+            reason = f"{name}: available; no ETA ({'call location unknown' if not located else 'no GPS fix'})"
+        picks.append(Pick(unit.id, eta, reason, stale))
+    picks.sort(key=lambda p: (p.eta_minutes, p.unit_id))
+    if not picks and not shortfalls:
+        shortfalls.append(Shortfall(None, "no_units", f"no {unit_kind} units are defined"))
+    return Recommendation(tuple(picks[:limit]), tuple(shortfalls))
