@@ -119,7 +119,7 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
         pl.when(pl.col("_lat_raw").is_not_null() & pl.col("lat").is_null()).then(
             pl.format("lat: {} is not a number", pl.col("_lat_raw"))
         ),
-        pl.when(pl.col("lon").is_null() != pl.col("lat").is_null()).then(
+        pl.when(pl.col("_lon_raw").is_null() != pl.col("_lat_raw").is_null()).then(
             pl.lit("lon/lat: only one of the two is given")
         ),
         pl.when(pl.col("lon").is_not_null() & pl.col("lat").is_not_null() & ~in_world).then(

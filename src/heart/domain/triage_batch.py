@@ -99,7 +99,7 @@ def _holiday_column(program: Program, df: pl.DataFrame) -> pl.Expr:
     years = df.get_column("_local_date").dt.year()
     first, last = int(years.min()), int(years.max())  # type: ignore[arg-type]
     dates = sorted(program.holidays.dates_between(first, last))
-    return pl.col("_local_date").is_in(pl.Series(dates, dtype=pl.Date)).alias("_holiday")
+    return pl.col("_local_date").is_in(pl.Series(dates, dtype=pl.Date).implode()).alias("_holiday")
 
 
 def _unit_columns(program: Program, key: str, unit, rules_date: pl.Expr) -> list[pl.Expr]:
