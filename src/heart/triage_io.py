@@ -73,26 +73,33 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
         stripped = pl.col(col).str.strip_chars()
         return pl.when(stripped == "").then(None).otherwise(stripped)
 
-    df = raw.with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
     if m("datetime"):
         when_text = text("datetime")
     else:
         when_text = pl.concat_str([text("date"), text("time")], separator=" ")
+    when = raw.select(when_text.alias("_when")).to_series()
+    # one lazy plan: Polars fuses the column work and shares it between the two outputs
+    df = (
+        raw.lazy()
+        .with_row_index("row", offset=1)
+        .with_columns(
+            pl.col("row").cast(pl.Int64),
+            when,
+            parse_times(when, mapping).alias("received_utc"),
+            text("nature").alias("_nature_raw"),
+            text("beat").alias("_beat_raw"),
+            text("lon").alias("_lon_raw"),
+            text("lat").alias("_lat_raw"),
+            text("weapon_flag").str.to_uppercase().alias("_weapon_raw"),
+            text("violence_flag").str.to_uppercase().alias("_violence_raw"),
+            text("id").alias("id"),
+            text("priority").alias("priority"),
+            pl.col(m("narrative")).alias("narrative")
+            if m("narrative")
+            else pl.lit(None, dtype=pl.String).alias("narrative"),
+        )
+    )
     df = df.with_columns(
-        when_text.alias("_when"),
-        _parse_time(when_text, mapping).alias("received_utc"),
-        text("nature").alias("_nature_raw"),
-        text("beat").alias("_beat_raw"),
-        text("lon").alias("_lon_raw"),
-        text("lat").alias("_lat_raw"),
-        text("weapon_flag").str.to_uppercase().alias("_weapon_raw"),
-        text("violence_flag").str.to_uppercase().alias("_violence_raw"),
-        text("id").alias("id"),
-        text("priority").alias("priority"),
-        pl.col(m("narrative")).alias("narrative")
-        if m("narrative")
-        else pl.lit(None, dtype=pl.String).alias("narrative"),
-    ).with_columns(
         pl.col("_lon_raw").cast(pl.Float64, strict=False).alias("lon"),
         pl.col("_lat_raw").cast(pl.Float64, strict=False).alias("lat"),
         _flag(pl.col("_weapon_raw"), mapping).alias("weapon_flag"),
@@ -102,58 +109,77 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
     in_world = (
         pl.col("lon").is_between(-180.0, 180.0) & pl.col("lat").is_between(-90.0, 90.0)
     ).fill_null(False)
-    problems = [
-        pl.when(pl.col("_when").is_null()).then(pl.lit("time: missing")),
-        pl.when(pl.col("_when").is_not_null() & pl.col("received_utc").is_null()).then(
+    # (condition, message) pairs; messages are only built for the rows that fail
+    checks = [
+        (pl.col("_when").is_null(), pl.lit("time: missing")),
+        (
+            pl.col("_when").is_not_null() & pl.col("received_utc").is_null(),
             pl.format(
                 "time: {} is not a valid time for format {} in {} (or falls in a daylight-saving gap)",
                 pl.col("_when"),
                 pl.lit(mapping.time_format),
                 pl.lit(mapping.timezone),
-            )
+            ),
         ),
-        pl.when(pl.col("_nature_raw").is_null()).then(pl.lit("nature: missing")),
-        pl.when(pl.col("_lon_raw").is_not_null() & pl.col("lon").is_null()).then(
-            pl.format("lon: {} is not a number", pl.col("_lon_raw"))
+        (pl.col("_nature_raw").is_null(), pl.lit("nature: missing")),
+        (
+            pl.col("_lon_raw").is_not_null() & pl.col("lon").is_null(),
+            pl.format("lon: {} is not a number", pl.col("_lon_raw")),
         ),
-        pl.when(pl.col("_lat_raw").is_not_null() & pl.col("lat").is_null()).then(
-            pl.format("lat: {} is not a number", pl.col("_lat_raw"))
+        (
+            pl.col("_lat_raw").is_not_null() & pl.col("lat").is_null(),
+            pl.format("lat: {} is not a number", pl.col("_lat_raw")),
         ),
-        pl.when(pl.col("_lon_raw").is_null() != pl.col("_lat_raw").is_null()).then(
-            pl.lit("lon/lat: only one of the two is given")
+        (
+            pl.col("_lon_raw").is_null() != pl.col("_lat_raw").is_null(),
+            pl.lit("lon/lat: only one of the two is given"),
         ),
-        pl.when(pl.col("lon").is_not_null() & pl.col("lat").is_not_null() & ~in_world).then(
+        (
+            pl.col("lon").is_not_null() & pl.col("lat").is_not_null() & ~in_world,
             pl.format(
                 "coordinates outside the world (lon {}, lat {})", pl.col("lon"), pl.col("lat")
-            )
+            ),
         ),
-        pl.when(pl.col("_weapon_raw").is_not_null() & pl.col("weapon_flag").is_null()).then(
-            pl.format("weapon flag: {} is not a recognised yes/no value", pl.col("_weapon_raw"))
+        (
+            pl.col("_weapon_raw").is_not_null() & pl.col("weapon_flag").is_null(),
+            pl.format("weapon flag: {} is not a recognised yes/no value", pl.col("_weapon_raw")),
         ),
-        pl.when(pl.col("_violence_raw").is_not_null() & pl.col("violence_flag").is_null()).then(
-            pl.format("violence flag: {} is not a recognised yes/no value", pl.col("_violence_raw"))
+        (
+            pl.col("_violence_raw").is_not_null() & pl.col("violence_flag").is_null(),
+            pl.format(
+                "violence flag: {} is not a recognised yes/no value", pl.col("_violence_raw")
+            ),
         ),
     ]
-    df = df.with_columns(pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_why"))
-    df = df.with_columns(
-        pl.when(pl.col("_why") == "").then(None).otherwise(pl.col("_why")).alias("_why")
+    bad = pl.any_horizontal([cond for cond, _ in checks])
+    df = df.with_columns(bad.alias("_bad"))
+    rejects = df.filter(pl.col("_bad")).select(
+        "row",
+        pl.concat_str(
+            [pl.when(cond).then(msg) for cond, msg in checks], separator="; ", ignore_nulls=True
+        ).alias("reason"),
     )
-    rejects = df.filter(pl.col("_why").is_not_null()).select("row", pl.col("_why").alias("reason"))
-    accepted = df.filter(pl.col("_why").is_null())
-
     # spelling rules shared with the single-call engine, once per distinct value
-    accepted = accepted.with_columns(
-        _map_distinct(accepted, "_nature_raw", normalise_nature).alias("nature"),
-        _map_distinct(accepted, "_beat_raw", normalise_beat).alias("beat"),
+    accepted = (
+        df.filter(~pl.col("_bad"))
+        .with_columns(
+            _map_distinct(raw, m("nature"), "_nature_raw", normalise_nature).alias("nature"),
+            _map_distinct(raw, m("beat"), "_beat_raw", normalise_beat).alias("beat"),
+        )
+        .select(list(NORMALISED_SCHEMA))
+        .cast(NORMALISED_SCHEMA)
     )
-    return accepted.select(list(NORMALISED_SCHEMA)).cast(NORMALISED_SCHEMA), rejects
+    accepted_df, rejects_df = pl.collect_all([accepted, rejects])
+    return accepted_df, rejects_df
 
 
-def _map_distinct(df: pl.DataFrame, column: str, fn) -> pl.Expr:
-    values = [v for v in df.get_column(column).unique().to_list() if v is not None]
-    return pl.col(column).replace_strict(
-        {v: fn(v) for v in values}, default=None, return_dtype=pl.String
-    )
+def _map_distinct(raw: pl.DataFrame, column: str | None, source: str, fn) -> pl.Expr:
+    """Map the stripped text in ``source`` through ``fn``, once per distinct raw value."""
+    if column is None:
+        return pl.lit(None, dtype=pl.String)
+    values = raw.get_column(column).str.strip_chars().unique().to_list()
+    table = {v: fn(v) for v in values if v}
+    return pl.col(source).replace_strict(table, default=None, return_dtype=pl.String)
 
 
 def _flag(raw: pl.Expr, mapping: ColumnMapping) -> pl.Expr:
@@ -169,23 +195,65 @@ def _flag(raw: pl.Expr, mapping: ColumnMapping) -> pl.Expr:
     )
 
 
-def _parse_time(value: pl.Expr, mapping: ColumnMapping) -> pl.Expr:
+def parse_times(values: pl.Series, mapping: ColumnMapping) -> pl.Series:
+    """Text -> UTC instants; null where a value is not a valid time (checked by the caller)."""
     utc = pl.Datetime("us", "UTC")
     naive = pl.Datetime("us")
 
-    def localise(expr: pl.Expr) -> pl.Expr:
+    def localise(series: pl.Series) -> pl.Series:
         # ambiguous (the repeated hour when clocks fall back): the first occurrence;
-        # non-existent (the skipped hour in spring): rejected as not a valid time
-        return expr.dt.replace_time_zone(
+        # non-existent (the skipped hour in spring): null, so the row is rejected
+        return series.dt.replace_time_zone(
             mapping.timezone, ambiguous="earliest", non_existent="null"
         ).dt.convert_time_zone("UTC")
 
-    if mapping.time_format == "iso8601":
-        iso = value.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
-        with_offset = iso.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False)
-        without = localise(iso.str.strptime(naive, "%Y-%m-%dT%H:%M:%S%.f", strict=False))
-        date_only = localise(iso.str.strptime(naive, "%Y-%m-%dT%H:%M", strict=False))
-        return pl.coalesce(with_offset, without, date_only)
-    if "%z" in mapping.time_format or "%:z" in mapping.time_format:
-        return value.str.strptime(utc, mapping.time_format, strict=False)
-    return localise(value.str.strptime(naive, mapping.time_format, strict=False))
+    if mapping.time_format != "iso8601":
+        if "%z" in mapping.time_format or "%:z" in mapping.time_format:
+            return values.str.strptime(utc, mapping.time_format, strict=False)
+        return localise(values.str.strptime(naive, mapping.time_format, strict=False))
+
+    iso = values
+    if iso.str.contains(" ", literal=True).any():
+        iso = iso.str.replace(" ", "T", literal=True, n=1)
+    # split "2024-01-05T10:00:00-05:00" into wall time and offset: Polars parses the
+    # plain wall time on a fast path, and there are only a few distinct offsets
+    offset_text = iso.str.extract(r"([+-]\d{2}:?\d{2}|Z)$")
+    body = pl.select(
+        pl.when(offset_text.is_null())
+        .then(iso)
+        .otherwise(iso.str.head(iso.str.len_chars().cast(pl.Int64) - offset_text.str.len_chars()))
+    ).to_series()
+    wall = _first_parse(body, ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"))
+    offsets = {o: _offset_minutes(o) for o in offset_text.unique().to_list() if o is not None}
+    minutes = offset_text.replace_strict(offsets, default=None, return_dtype=pl.Int64)
+    with_offset = (wall - (minutes * 60_000_000).cast(pl.Duration("us"))).dt.replace_time_zone(
+        "UTC"
+    )
+    has_offset = offset_text.is_not_null()
+    if has_offset.all():
+        return with_offset
+    return pl.select(pl.when(has_offset).then(with_offset).otherwise(localise(wall))).to_series()
+
+
+def _first_parse(text: pl.Series, formats: tuple[str, ...]) -> pl.Series:
+    """Parse with the first format; only the rows it misses try the next ones."""
+    naive = pl.Datetime("us")
+    parsed = text.str.to_datetime(formats[0], time_unit="us", strict=False, cache=False)
+    for fmt in formats[1:]:
+        missing = parsed.is_null() & text.is_not_null()
+        if not missing.any():
+            break
+        retry = text.filter(missing).str.to_datetime(fmt, time_unit="us", strict=False, cache=False)
+        parsed = parsed.scatter(missing.arg_true(), retry.cast(naive))
+    return parsed
+
+
+def _offset_minutes(text: str) -> int | None:
+    if text == "Z":
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 18 or minutes > 59:
+        return None
+    return sign * (hours * 60 + minutes)

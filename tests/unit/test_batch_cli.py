@@ -16,7 +16,9 @@ def run(tmp_path: Path, body: str, *extra: str, header: str = HEADER) -> tuple[i
     src = tmp_path / "calls.csv"
     src.write_text(header + body)
     out = tmp_path / "out.csv"
-    code = main(["triage", str(src), "--program", "durham-heart-2022", "--out", str(out), "--quiet", *extra])
+    code = main(
+        ["triage", str(src), "--program", "durham-heart-2022", "--out", str(out), "--quiet", *extra]
+    )
     if code != 0:
         return code, [], []
     rows = list(csv.DictReader(out.open()))
@@ -106,7 +108,9 @@ def test_rules_as_of_flag(tmp_path):
 def test_unreadable_input_exits_non_zero(tmp_path, capsys, setup, message):
     src = tmp_path / "calls.csv"
     setup(src)
-    code = main(["triage", str(src), "--program", "durham-heart-2022", "--out", str(tmp_path / "o.csv")])
+    code = main(
+        ["triage", str(src), "--program", "durham-heart-2022", "--out", str(tmp_path / "o.csv")]
+    )
     assert code == 2
     assert message in capsys.readouterr().err.replace("\n", " ")
     assert not (tmp_path / "o.csv").exists()
@@ -125,7 +129,16 @@ def test_bad_program_or_mapping_is_reported(tmp_path, capsys):
     bad = tmp_path / "m.toml"
     bad.write_text('[columns]\nnature = "n"\n')
     code = main(
-        ["triage", str(src), "--program", "durham-heart-2022", "--out", str(tmp_path / "o.csv"), "--mapping", str(bad)]
+        [
+            "triage",
+            str(src),
+            "--program",
+            "durham-heart-2022",
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--mapping",
+            str(bad),
+        ]
     )
     assert code == 2
     assert "columns: give either `datetime`, or both `date` and `time`" in capsys.readouterr().err

@@ -35,11 +35,50 @@ NATURES = [
     "NEW CODE",
 ]
 BEATS = [*sorted(P2022.areas["city"].beats), "999", " 113 ", "113.0", "DSO", "x"]
-WORDS = (
-    "no not denies without never none knife gun armed weapon weapons machete hit hitting "
-    "punched attacked fight himself herself but however , . ; no longer not sure "
-    "threatening to kill hurt caller says he she is has a the with seen"
-).split()
+WORDS = [
+    "no",
+    "not",
+    "denies",
+    "without",
+    "never",
+    "none",
+    "knife",
+    "gun",
+    "armed",
+    "weapon",
+    "weapons",
+    "machete",
+    "hit",
+    "hitting",
+    "punched",
+    "attacked",
+    "fight",
+    "himself",
+    "herself",
+    "but",
+    "however",
+    ",",
+    ".",
+    ";",
+    "no",
+    "longer",
+    "not",
+    "sure",
+    "threatening",
+    "to",
+    "kill",
+    "hurt",
+    "caller",
+    "says",
+    "he",
+    "she",
+    "is",
+    "has",
+    "a",
+    "the",
+    "with",
+    "seen",
+]
 
 
 def _edge_points():
@@ -78,12 +117,24 @@ hot_times = st.builds(
         hour=minute // 60, minute=minute % 60
     ),
     st.sampled_from(
-        [dt.date(2022, 6, 27), dt.date(2022, 9, 26), dt.date(2022, 11, 6), dt.date(2023, 3, 12),
-         dt.date(2023, 10, 22), dt.date(2023, 10, 23), dt.date(2022, 7, 4), dt.date(2023, 12, 25)]
+        [
+            dt.date(2022, 6, 27),
+            dt.date(2022, 9, 26),
+            dt.date(2022, 11, 6),
+            dt.date(2023, 3, 12),
+            dt.date(2023, 10, 22),
+            dt.date(2023, 10, 23),
+            dt.date(2022, 7, 4),
+            dt.date(2023, 12, 25),
+        ]
     ),
     st.sampled_from([0, 90, 479, 480, 481, 1019, 1020, 1199, 1200, 1439]),
     st.just(0),
-).filter(lambda t: t.replace(tzinfo=None) == t.astimezone(dt.UTC).astimezone(t.tzinfo).replace(tzinfo=None))
+).filter(
+    lambda t: (
+        t.replace(tzinfo=None) == t.astimezone(dt.UTC).astimezone(t.tzinfo).replace(tzinfo=None)
+    )
+)
 narratives = st.one_of(st.none(), st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join))
 flags = st.sampled_from([None, True, False])
 
@@ -112,7 +163,20 @@ def batch_decide(tmp_path, program, items, rules_as_of):
     path = tmp_path / "calls.csv"
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "received_at", "nature", "priority", "lon", "lat", "beat", "narrative", "weapon", "violence"])
+        w.writerow(
+            [
+                "id",
+                "received_at",
+                "nature",
+                "priority",
+                "lon",
+                "lat",
+                "beat",
+                "narrative",
+                "weapon",
+                "violence",
+            ]
+        )
         for i, c in enumerate(items):
             w.writerow(
                 [
@@ -134,7 +198,9 @@ def batch_decide(tmp_path, program, items, rules_as_of):
     return decide_frame(program, frame, rules_as_of=rules_as_of).to_dicts()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     items=st.lists(calls(), min_size=1, max_size=25),
     program=st.sampled_from([P2022, P2023]),

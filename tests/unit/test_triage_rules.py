@@ -6,11 +6,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from heart.domain.program import BUILTIN_DIR, load_program
 from heart.domain.triage import CallInput, TriageInputError, decide
 from tests.conftest import ny
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def call(when, nature="CRISIS", **kw) -> CallInput:
@@ -52,7 +53,9 @@ def test_weekend_is_standard_in_2022(durham_2022):
     assert decide(durham_2022, call(ny(2022, 10, 8, 10, 0))).route == "standard"
 
 
-@pytest.mark.parametrize("nature", ["TRESPASS OR UNWANTED", "welfare  check", " Intoxicated Person "])
+@pytest.mark.parametrize(
+    "nature", ["TRESPASS OR UNWANTED", "welfare  check", " Intoxicated Person "]
+)
 def test_nature_spelling_is_forgiving(durham_2022, nature):
     assert decide(durham_2022, call(TUE_10AM, nature=nature)).route == "crt"
 
@@ -111,7 +114,12 @@ def test_weapon_and_violence_never_co_response(durham_2022):
         call(TUE_10AM, nature="CRISIS", narrative="has a knife and attacked his brother"),
     )
     assert d.route == "standard"
-    assert d.codes == ("nature_eligible", "weapon_in_narrative", "violence_in_narrative", "route_standard")
+    assert d.codes == (
+        "nature_eligible",
+        "weapon_in_narrative",
+        "violence_in_narrative",
+        "route_standard",
+    )
 
 
 def test_trespass_with_weapon_is_standard_not_co_response(durham_2022):
@@ -152,13 +160,19 @@ def test_naive_time_is_refused(durham_2022):
 
 def test_dst_start_and_end(durham_2022):
     # 2022-11-07 (Monday after DST ended): 12:59 UTC is 07:59 EST, 13:00 UTC is 08:00 EST
-    assert decide(durham_2022, call(dt.datetime(2022, 11, 7, 12, 59, tzinfo=UTC))).route == "standard"
+    assert (
+        decide(durham_2022, call(dt.datetime(2022, 11, 7, 12, 59, tzinfo=UTC))).route == "standard"
+    )
     assert decide(durham_2022, call(dt.datetime(2022, 11, 7, 13, 0, tzinfo=UTC))).route == "crt"
     # the Friday before (EDT): 08:00 local is 12:00 UTC
     assert decide(durham_2022, call(dt.datetime(2022, 11, 4, 12, 0, tzinfo=UTC))).route == "crt"
-    assert decide(durham_2022, call(dt.datetime(2022, 11, 4, 21, 0, tzinfo=UTC))).route == "standard"
+    assert (
+        decide(durham_2022, call(dt.datetime(2022, 11, 4, 21, 0, tzinfo=UTC))).route == "standard"
+    )
     # 2023-03-13 (Monday after DST began): 08:00 EDT is 12:00 UTC
-    assert decide(durham_2022, call(dt.datetime(2023, 3, 13, 11, 59, tzinfo=UTC))).route == "standard"
+    assert (
+        decide(durham_2022, call(dt.datetime(2023, 3, 13, 11, 59, tzinfo=UTC))).route == "standard"
+    )
     assert decide(durham_2022, call(dt.datetime(2023, 3, 13, 12, 0, tzinfo=UTC))).route == "crt"
 
 
@@ -193,7 +207,8 @@ def test_holiday_closure_from_the_program_file(tmp_path):
     text = (BUILTIN_DIR / "durham-heart-2022.toml").read_text()
     text = text.replace('outline = "durham/', f'outline = "{BUILTIN_DIR}/durham/')
     text = text.replace(
-        '{ from = 2022-06-27, area = "pilot",', '{ from = 2022-06-27, closed_on_holidays = true, area = "pilot",'
+        '{ from = 2022-06-27, area = "pilot",',
+        '{ from = 2022-06-27, closed_on_holidays = true, area = "pilot",',
     )
     path = tmp_path / "holiday.toml"
     path.write_text(text)
@@ -226,9 +241,13 @@ def test_point_on_and_near_the_edge(durham_2022):
     pilot = durham_2022.areas["pilot"].geometry
     boundary = pilot.geoms[0].exterior if hasattr(pilot, "geoms") else pilot.exterior
     on_edge = boundary.interpolate(0.37, normalized=True)
-    assert decide(durham_2022, call(TUE_10AM, beat=None, lon=on_edge.x, lat=on_edge.y)).route == "crt"
+    assert (
+        decide(durham_2022, call(TUE_10AM, beat=None, lon=on_edge.x, lat=on_edge.y)).route == "crt"
+    )
     vertex = boundary.coords[3]
-    assert decide(durham_2022, call(TUE_10AM, beat=None, lon=vertex[0], lat=vertex[1])).route == "crt"
+    assert (
+        decide(durham_2022, call(TUE_10AM, beat=None, lon=vertex[0], lat=vertex[1])).route == "crt"
+    )
     # about two metres outside the outline is outside
     ring = pilot.buffer(0.00002).boundary
     just_outside = ring.interpolate(0.37, normalized=True)
@@ -243,7 +262,12 @@ def test_point_on_and_near_the_edge(durham_2022):
 def test_no_location_cannot_go_to_team(durham_2022):
     d = decide(durham_2022, call(TUE_10AM, beat=None))
     assert d.route == "standard"
-    assert d.codes == ("nature_eligible", "crt_location_unknown", "ccd_location_unknown", "route_standard")
+    assert d.codes == (
+        "nature_eligible",
+        "crt_location_unknown",
+        "ccd_location_unknown",
+        "route_standard",
+    )
 
 
 def test_beat_spellings(durham_2022):

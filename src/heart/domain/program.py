@@ -201,7 +201,7 @@ class _Loader:
         self.hash.update(ENGINE_SEMANTICS.encode())
         for raw in sources:
             self.hash.update(raw)
-        self.beat_layer_override = beat_layer
+        self.beat_layer_override = Path(beat_layer) if beat_layer is not None else None
 
     # -- helpers -------------------------------------------------------------------------
     def fail(self, key: str, problem: str) -> ProgramError:
@@ -278,7 +278,7 @@ class _Loader:
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail("program.timezone", f"unknown time zone {timezone!r}") from None
 
-        holidays = self.holidays(self.table(d, "holidays", "", required=False))
+        holidays_table = self.table(d, "holidays", "", required=False)
         categories = self.categories(self.table(d, "categories", ""))
         natures = self.natures(d.get("natures"), categories)
         not_eligible = self.not_eligible(d.get("not_eligible", []), natures)
@@ -287,6 +287,9 @@ class _Loader:
             self.table(d, "areas", ""), self.table(d, "beat_layer", "", required=False)
         )
         units = self.units(self.table(d, "units", ""), areas)
+        # the calendar is only consulted (and so only checked) when a period closes on holidays
+        uses_holidays = any(p.closed_on_holidays for u in units.values() for p in u.periods)
+        holidays = self.holidays(holidays_table, check_calendar=uses_holidays)
         run_card = self.run_card(d.get("run_card"), units, categories)
         fallback = self.table(d, "fallback", "", required=False)
         fallback_route = self.value(fallback, "route", "fallback.", str, default="standard")
@@ -311,11 +314,11 @@ class _Loader:
             sources=sources,
         )
 
-    def holidays(self, t: dict) -> HolidayCalendar:
+    def holidays(self, t: dict, *, check_calendar: bool) -> HolidayCalendar:
         self.check_unknown(t, {"country", "subdivision", "extra_dates"}, "holidays.")
         country = self.value(t, "country", "holidays.", str, default=None)
         subdivision = self.value(t, "subdivision", "holidays.", str, default=None)
-        if country:
+        if country and check_calendar:
             import holidays as holidays_lib
 
             try:

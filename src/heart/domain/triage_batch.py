@@ -3,9 +3,13 @@
 The batch path computes the same :class:`~heart.domain.triage.CallFacts` as
 :func:`~heart.domain.triage.call_facts`, but column-wise with Polars and shapely 2
 array functions; then it calls :func:`~heart.domain.triage.decide_from_facts` once per
-*distinct* combination of facts (a few hundred at most) and joins the decisions back.
-Text-level rules (nature spelling, beat spelling, narrative phrases) run the very same
-Python functions as the single-call engine, once per distinct value.
+*distinct* combination of facts and joins the decisions back. Text-level rules (nature
+status, narrative phrases) run the very same Python functions as the single-call
+engine, once per distinct value.
+
+Facts are kept as small integer codes (nature id, exclusion id, per unit a status,
+area and in-area code) so finding the distinct combinations and joining them back is
+cheap; :func:`_decode` turns a combination back into a ``CallFacts``.
 
 Input frame columns (as made by :mod:`heart.triage_io`): ``row``, ``id``,
 ``received_utc`` (tz-aware), ``nature``, ``beat``, ``lon``, ``lat``, ``narrative``,
@@ -16,60 +20,122 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
-from heart.domain.program import Program
+from heart.domain.program import Program, Unit
 from heart.domain.schedule import UnitStatus
 from heart.domain.triage import (
     CallFacts,
     Evidence,
-    NatureStatus,
+    ExclusionFacts,
     UnitFact,
     decide_from_facts,
     exclusion_facts,
     nature_status,
 )
 
-_EXCLUSION_COLS = ("weapon", "violence", "weapon_phrase", "violence_phrase", "negated_phrase")
+STATUSES = list(UnitStatus)
+_STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
+_IN_AREA = {0: None, 1: False, 2: True}
+
+
+@dataclass
+class _Codebook:
+    """What the integer codes of one chunk stand for."""
+
+    natures: list[str | None]
+    exclusions: list[ExclusionFacts]
+    areas: list[str]
 
 
 def facts_frame(
     program: Program, calls: pl.DataFrame, *, rules_as_of: dt.date | None = None
-) -> pl.DataFrame:
-    """One row of facts per call, in input order."""
-    local = pl.col("received_utc").dt.convert_time_zone(program.timezone)
+) -> tuple[pl.DataFrame, _Codebook, list[str]]:
+    """Integer-coded facts per call (input order), their codebook and the fact columns."""
+    local_wall = local_wall_time(calls.get_column("received_utc"), program.timezone)
     df = calls.with_columns(
-        local.dt.date().alias("_local_date"),
-        (local.dt.weekday() - 1).alias("_weekday"),
-        (local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)).alias("_minute"),
+        local_wall.dt.date().alias("_local_date"),
+        (local_wall.dt.weekday() - 1).cast(pl.Int8).alias("_weekday"),
+        (local_wall.dt.hour().cast(pl.Int16) * 60 + local_wall.dt.minute().cast(pl.Int16)).alias(
+            "_minute"
+        ),
     )
     rules_date = pl.lit(rules_as_of, dtype=pl.Date) if rules_as_of else pl.col("_local_date")
 
-    # nature status: the single-call function over distinct natures
-    natures = df.get_column("nature").unique().to_list()
+    natures = df.get_column("nature").unique(maintain_order=True).to_list()
     df = df.with_columns(
         pl.col("nature")
-        .replace_strict(
-            {n: nature_status(program, n).value for n in natures},
-            default=NatureStatus.UNKNOWN.value,
-            return_dtype=pl.String,
-        )
-        .alias("nature_status")
+        .replace_strict({n: i for i, n in enumerate(natures)}, return_dtype=pl.UInt32)
+        .alias("f_nature")
     )
-
+    areas = sorted(program.areas)
     df = df.with_columns(_area_columns(program, df))
     df = df.with_columns(_holiday_column(program, df))
     unit_cols = []
     for key, unit in sorted(program.units.items()):
-        unit_cols.extend(_unit_columns(program, key, unit, rules_date))
+        unit_cols.extend(_unit_columns(key, unit, rules_date, areas))
     df = df.with_columns(unit_cols)
-    df = _join_exclusions(program, df)
-    return df
+    df, exclusions = _exclusion_ids(program, df)
+    cols = ["f_nature", "f_exclusion"]
+    for key in sorted(program.units):
+        cols += [f"f_{key}_status", f"f_{key}_area", f"f_{key}_in_area"]
+    return df, _Codebook(natures, exclusions, areas), cols
+
+
+def local_wall_time(utc: pl.Series, zone: str) -> pl.Series:
+    """UTC instants -> naive local wall times, from the zone's offset changes in range.
+
+    Same answer as converting each instant with zoneinfo (the property test checks it),
+    but a sorted search over a handful of DST transitions instead of a tz lookup per row.
+    """
+    if utc.len() == 0 or utc.null_count() == utc.len():
+        return utc.dt.convert_time_zone(zone).dt.replace_time_zone(None)
+    epoch = utc.dt.epoch("us")
+    micros = epoch.fill_null(0).to_numpy()
+    present = epoch.drop_nulls()
+    first, last = int(present.min()), int(present.max())  # type: ignore[arg-type]
+    transitions, offsets = _offset_changes(zone, first // 1_000_000, last // 1_000_000)
+    index = np.searchsorted(transitions, micros, side="right")
+    local = pl.Series(micros + offsets[index]).cast(pl.Datetime("us"))
+    if utc.null_count():
+        local = pl.select(pl.when(utc.is_not_null()).then(local)).to_series()
+    return local
+
+
+def _offset_changes(zone: str, first_s: int, last_s: int) -> tuple[np.ndarray, np.ndarray]:
+    """(µs instants where the UTC offset changes, µs offset before/after each)."""
+    tz = ZoneInfo(zone)
+
+    def offset(second: int) -> int:
+        return int(dt.datetime.fromtimestamp(second, tz).utcoffset().total_seconds())
+
+    step = 6 * 3600  # no zone changes offset twice within six hours
+    start = first_s - 86_400
+    changes: list[int] = []
+    values = [offset(start)]
+    t = start
+    while t < last_s + 86_400:
+        nxt = t + step
+        if offset(nxt) != values[-1]:
+            lo, hi = t, nxt  # offset(lo) is the old value, offset(hi) the new one
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(mid) == values[-1]:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append(hi * 1_000_000)
+            values.append(offset(hi))
+        t = nxt
+    return np.array(changes, dtype=np.int64), np.array(values, dtype=np.int64) * 1_000_000
 
 
 def _area_columns(program: Program, df: pl.DataFrame) -> list[pl.Series]:
+    """Per area: 0 location unknown, 1 outside, 2 inside (beat first, else the point)."""
     beat = df.get_column("beat")
     lon = df.get_column("lon").to_numpy(allow_copy=True).astype(float)
     lat = df.get_column("lat").to_numpy(allow_copy=True).astype(float)
@@ -77,24 +143,22 @@ def _area_columns(program: Program, df: pl.DataFrame) -> list[pl.Series]:
     has_beat = beat.is_not_null().to_numpy()
     out = []
     for key, area in program.areas.items():
-        inside = np.zeros(len(df), dtype=bool)
-        known = np.zeros(len(df), dtype=bool)
+        code = np.zeros(len(df), dtype=np.uint8)
         by_beat = has_beat if area.beats else np.zeros(len(df), dtype=bool)
         if area.beats:
-            inside[by_beat] = beat.is_in(list(area.beats)).fill_null(False).to_numpy()[by_beat]
-            known |= by_beat
+            inside = beat.is_in(list(area.beats)).fill_null(False).to_numpy()
+            code[by_beat] = np.where(inside[by_beat], 2, 1)
         if area.geometry is not None:
             by_point = ~by_beat & has_point
             if by_point.any():
-                inside[by_point] = area.contains_points(lon[by_point], lat[by_point])
-                known |= by_point
-        series = pl.Series(f"_area_{key}", inside, dtype=pl.Boolean)
-        out.append(pl.when(pl.Series(known)).then(series).otherwise(None).alias(f"_area_{key}"))
+                code[by_point] = np.where(area.contains_points(lon[by_point], lat[by_point]), 2, 1)
+        out.append(pl.Series(f"_area_{key}", code, dtype=pl.UInt8))
     return out
 
 
 def _holiday_column(program: Program, df: pl.DataFrame) -> pl.Expr:
-    if df.height == 0:
+    uses_holidays = any(p.closed_on_holidays for u in program.units.values() for p in u.periods)
+    if df.height == 0 or not uses_holidays:
         return pl.lit(False).alias("_holiday")
     years = df.get_column("_local_date").dt.year()
     first, last = int(years.min()), int(years.max())  # type: ignore[arg-type]
@@ -102,12 +166,16 @@ def _holiday_column(program: Program, df: pl.DataFrame) -> pl.Expr:
     return pl.col("_local_date").is_in(pl.Series(dates, dtype=pl.Date).implode()).alias("_holiday")
 
 
-def _unit_columns(program: Program, key: str, unit, rules_date: pl.Expr) -> list[pl.Expr]:
-    """Status and in-area columns of one unit; mirrors schedule.unit_status exactly."""
+def _unit_columns(key: str, unit: Unit, rules_date: pl.Expr, areas: list[str]) -> list[pl.Expr]:
+    """Status, area and in-area codes of one unit; mirrors schedule.unit_status exactly."""
+
+    def code(status: UnitStatus) -> pl.Expr:
+        return pl.lit(_STATUS_CODE[status], dtype=pl.UInt8)
+
     first_start = min(p.start for p in unit.periods)
-    status = pl.when(rules_date < pl.lit(first_start)).then(pl.lit(UnitStatus.NOT_STARTED.value))
-    area = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
-    in_area = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.Boolean))
+    status = pl.when(rules_date < pl.lit(first_start)).then(code(UnitStatus.NOT_STARTED))
+    area = pl.when(pl.lit(False)).then(pl.lit(0, dtype=pl.UInt8))
+    in_area = pl.when(pl.lit(False)).then(pl.lit(0, dtype=pl.UInt8))
     for period in unit.periods:
         in_force = rules_date >= pl.lit(period.start)
         if period.end is not None:
@@ -121,85 +189,94 @@ def _unit_columns(program: Program, key: str, unit, rules_date: pl.Expr) -> list
             )
         period_status = (
             pl.when(covered)
-            .then(pl.lit(UnitStatus.OPERATING.value))
-            .otherwise(pl.lit(UnitStatus.CLOSED_HOURS.value))
+            .then(code(UnitStatus.OPERATING))
+            .otherwise(code(UnitStatus.CLOSED_HOURS))
         )
         if period.closed_on_holidays:
             period_status = (
-                pl.when(pl.col("_holiday"))
-                .then(pl.lit(UnitStatus.HOLIDAY.value))
-                .otherwise(period_status)
+                pl.when(pl.col("_holiday")).then(code(UnitStatus.HOLIDAY)).otherwise(period_status)
             )
         status = status.when(in_force).then(period_status)
-        area = area.when(in_force).then(pl.lit(period.area))
+        area = area.when(in_force).then(pl.lit(areas.index(period.area) + 1, dtype=pl.UInt8))
         in_area = in_area.when(in_force).then(pl.col(f"_area_{period.area}"))
     return [
-        status.otherwise(pl.lit(UnitStatus.ENDED.value)).alias(f"unit_{key}_status"),
-        area.otherwise(None).alias(f"unit_{key}_area"),
-        in_area.otherwise(None).alias(f"unit_{key}_in_area"),
+        status.otherwise(code(UnitStatus.ENDED)).alias(f"f_{key}_status"),
+        area.otherwise(pl.lit(0, dtype=pl.UInt8)).alias(f"f_{key}_area"),
+        in_area.otherwise(pl.lit(0, dtype=pl.UInt8)).alias(f"f_{key}_in_area"),
     ]
 
 
-def _join_exclusions(program: Program, df: pl.DataFrame) -> pl.DataFrame:
-    keys = ["narrative", "weapon_flag", "violence_flag"]
-    distinct = df.select(keys).unique()
-    rows = []
-    for narrative, weapon_flag, violence_flag in distinct.iter_rows():
+def _exclusion_ids(program: Program, df: pl.DataFrame) -> tuple[pl.DataFrame, list[ExclusionFacts]]:
+    """An id per distinct exclusion outcome; the phrase rules run once per distinct narrative."""
+    narratives = df.get_column("narrative").unique(maintain_order=True).to_list()
+    narrative_id = pl.col("narrative").replace_strict(
+        {n: i for i, n in enumerate(narratives) if n is not None},
+        default=len(narratives),
+        return_dtype=pl.Int64,
+    )
+
+    def flag_code(col: str) -> pl.Expr:  # None 0, False 1, True 2
+        return pl.col(col).cast(pl.Int64).fill_null(-1) + 1
+
+    combo = (narrative_id * 3 + flag_code("weapon_flag")) * 3 + flag_code("violence_flag")
+    df = df.with_columns(combo.alias("_excl_combo"))
+    flags = (None, False, True)
+    ids: dict[ExclusionFacts, int] = {}  # equal outcomes share an id: fewer combinations
+    table: dict[int, int] = {}
+    for value in df.get_column("_excl_combo").unique().to_list():
+        rest, violence = divmod(value, 3)
+        index, weapon = divmod(rest, 3)
         ex = exclusion_facts(
-            program, narrative=narrative, weapon_flag=weapon_flag, violence_flag=violence_flag
+            program,
+            narrative=narratives[index] if index < len(narratives) else None,
+            weapon_flag=flags[weapon],
+            violence_flag=flags[violence],
         )
-        rows.append(
-            (
-                narrative,
-                weapon_flag,
-                violence_flag,
-                ex.weapon.value,
-                ex.violence.value,
-                ex.weapon_phrase,
-                ex.violence_phrase,
-                ex.negated_phrase,
-            )
-        )
-    schema = {
-        "narrative": pl.String,
-        "weapon_flag": pl.Boolean,
-        "violence_flag": pl.Boolean,
-        **{c: pl.String for c in _EXCLUSION_COLS},
-    }
-    table = pl.DataFrame(rows, schema=schema, orient="row")
-    return df.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        table[value] = ids.setdefault(ex, len(ids))
+    df = df.with_columns(
+        pl.col("_excl_combo").replace_strict(table, return_dtype=pl.UInt32).alias("f_exclusion")
+    )
+    return df, list(ids)
 
 
-def fact_columns(program: Program) -> list[str]:
-    cols = ["nature", "nature_status", *_EXCLUSION_COLS]
-    for key in sorted(program.units):
-        cols += [f"unit_{key}_status", f"unit_{key}_area", f"unit_{key}_in_area"]
-    return cols
-
-
-def _facts_from_row(program: Program, row: dict) -> CallFacts:
+def _decode(program: Program, book: _Codebook, values: dict) -> CallFacts:
+    nature = book.natures[values["f_nature"]]
+    ex = book.exclusions[values["f_exclusion"]]
     units = tuple(
         (
             key,
             UnitFact(
-                UnitStatus(row[f"unit_{key}_status"]),
-                row[f"unit_{key}_area"],
-                row[f"unit_{key}_in_area"],
+                STATUSES[values[f"f_{key}_status"]],
+                book.areas[values[f"f_{key}_area"] - 1] if values[f"f_{key}_area"] else None,
+                _IN_AREA[values[f"f_{key}_in_area"]],
             ),
         )
         for key in sorted(program.units)
     )
     return CallFacts(
-        nature=row["nature"],
-        nature_status=NatureStatus(row["nature_status"]),
-        weapon=Evidence(row["weapon"]),
-        violence=Evidence(row["violence"]),
-        weapon_phrase=row["weapon_phrase"],
-        violence_phrase=row["violence_phrase"],
-        negated_phrase=row["negated_phrase"],
+        nature=nature,
+        nature_status=nature_status(program, nature),
+        weapon=Evidence(ex.weapon),
+        violence=Evidence(ex.violence),
+        weapon_phrase=ex.weapon_phrase,
+        violence_phrase=ex.violence_phrase,
+        negated_phrase=ex.negated_phrase,
         program_operating=any(f.area is not None for _, f in units),
         units=units,
     )
+
+
+def _combined_key(facts: pl.DataFrame, cols: list[str]) -> tuple[pl.Series, list[int]]:
+    """All fact codes of a call as one integer (mixed radix, first column least significant)."""
+    radices = [int(facts.get_column(c).max() or 0) + 1 for c in cols]
+    if float(np.prod([float(r) for r in radices])) >= 2.0**63:
+        raise OverflowError("too many distinct facts for one chunk: use smaller chunks")
+    key = np.zeros(facts.height, dtype=np.int64)
+    scale = 1
+    for col, radix in zip(cols, radices, strict=True):
+        key += facts.get_column(col).to_numpy().astype(np.int64) * scale
+        scale *= radix
+    return pl.Series("key", key), radices
 
 
 def decide_frame(
@@ -208,27 +285,42 @@ def decide_frame(
     *,
     rules_as_of: dt.date | None = None,
     with_texts: bool = False,
+    cache: dict | None = None,
 ) -> pl.DataFrame:
     """Columns row, id, route, reasons (codes joined by ';'), rules_version; input order.
 
     ``with_texts`` adds ``reason_texts``: the plain-language sentences, JSON-encoded.
+    ``cache`` (facts -> decision) lets the chunks of one file share their work.
     """
-    facts = facts_frame(program, calls, rules_as_of=rules_as_of)
-    cols = fact_columns(program)
-    distinct = facts.select(cols).unique()
+    facts, book, cols = facts_frame(program, calls, rules_as_of=rules_as_of)
+    key, radices = _combined_key(facts, cols)
+    # dense rank numbers the distinct combinations 1..K in key order, so the decision of
+    # each call is a gather by rank: no join over a million rows
+    rank = key.rank("dense").cast(pl.UInt32) - 1
+    distinct_keys = key.unique().sort().to_numpy()
+    memo = cache if cache is not None else {}
     routes, reasons, texts = [], [], []
-    for row in distinct.iter_rows(named=True):
-        decision = decide_from_facts(program, _facts_from_row(program, row))
-        routes.append(decision.route)
-        reasons.append(";".join(decision.codes))
-        texts.append(json.dumps(decision.as_dict()["reasons"]))
-    decided = distinct.with_columns(
-        pl.Series("route", routes, dtype=pl.String),
-        pl.Series("reasons", reasons, dtype=pl.String),
-        pl.Series("reason_texts", texts, dtype=pl.String),
-    )
-    out = facts.select(["row", "id", *cols]).join(
-        decided, on=cols, how="left", nulls_equal=True, maintain_order="left"
+    for combined in distinct_keys.tolist():
+        values = {}
+        for col, radix in zip(cols, radices, strict=True):
+            combined, values[col] = divmod(combined, radix)
+        call_facts = _decode(program, book, values)
+        decided = memo.get(call_facts)
+        if decided is None:
+            decision = decide_from_facts(program, call_facts)
+            decided = (
+                decision.route,
+                ";".join(decision.codes),
+                json.dumps(decision.as_dict()["reasons"]),
+            )
+            memo[call_facts] = decided
+        routes.append(decided[0])
+        reasons.append(decided[1])
+        texts.append(decided[2])
+    out = facts.select("row", "id").with_columns(
+        pl.Series("route", routes, dtype=pl.String).gather(rank),
+        pl.Series("reasons", reasons, dtype=pl.String).gather(rank),
+        *([pl.Series("reason_texts", texts, dtype=pl.String).gather(rank)] if with_texts else []),
     )
     return out.select(
         "row",
