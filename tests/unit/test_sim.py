@@ -204,3 +204,11 @@ def test_mean_ci_and_ks():
     assert ks_statistic([1, 2, 3], [1, 2, 3]) == 0.0
     assert ks_statistic([1, 2], [3, 4]) == 1.0
     assert ks_statistic([1, 2, 3, 4], [3, 4, 5, 6]) == 0.5
+
+
+def test_utilisation_counts_busy_time_inside_shifts_only():
+    # shift 08:00-09:00; a call at 08:30 with 60 min on scene: 30 min on duty, 30 overtime
+    r = simulate(calls_at([510.0]), np.array([60.0]), config(hours="Mon 08:00-09:00"))
+    m = r.metrics()
+    assert m["utilisation"] == 0.5
+    assert m["overtime_minutes"] == 30.0

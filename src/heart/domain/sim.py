@@ -327,8 +327,9 @@ class RunResult:
     cleared: np.ndarray
     arrival: np.ndarray  # call arrival minute
     team: np.ndarray  # int16 team index, -1 if none
-    busy_minutes: np.ndarray  # per team
+    busy_minutes: np.ndarray  # per team: dispatch -> clear, overtime included
     scheduled_minutes: np.ndarray  # per team
+    busy_on_duty_minutes: np.ndarray  # per team: the part of busy time inside its shifts
 
     @property
     def response_minutes(self) -> np.ndarray:
@@ -357,7 +358,9 @@ class RunResult:
             "response_p50": float(np.percentile(resp, 50)) if len(resp) else math.nan,
             "response_p90": float(np.percentile(resp, 90)) if len(resp) else math.nan,
             "wait_p90": float(np.percentile(self.wait_minutes, 90)) if len(resp) else math.nan,
-            "utilisation": float(self.busy_minutes.sum()) / sched if sched else math.nan,
+            # busy time inside shifts / shift time: at most 1; overtime is reported apart
+            "utilisation": float(self.busy_on_duty_minutes.sum()) / sched if sched else math.nan,
+            "overtime_minutes": float(self.busy_minutes.sum() - self.busy_on_duty_minutes.sum()),
         }
 
 
@@ -502,15 +505,31 @@ def simulate(
             on_shift[j] = False
 
     weekday = config.start.weekday()
-    scheduled = np.zeros(k)
-    for j, t in enumerate(teams):
-        intervals = t.shifts.intervals(weekday, config.days)
-        scheduled[j] = sum(b - a for a, b in intervals)
+    shifts = [t.shifts.intervals(weekday, config.days) for t in teams]
+    for j, intervals in enumerate(shifts):
         # shifts start before arrivals at the same minute: processes started first run first
         env.process(shift_clock(j, intervals))
     env.process(arrivals())
     env.run()
-    return RunResult(outcome, dispatched, arrived, cleared, calls.minute, team_of, busy, scheduled)
+    scheduled = np.array([sum(b - a for a, b in iv) for iv in shifts], dtype=float)
+    on_duty = np.zeros(k)
+    for j, intervals in enumerate(shifts):
+        mine = team_of == j
+        if intervals and mine.any():
+            on_duty[j] = np.sum(
+                _duty_before(intervals, cleared[mine]) - _duty_before(intervals, dispatched[mine])
+            )
+    return RunResult(
+        outcome, dispatched, arrived, cleared, calls.minute, team_of, busy, scheduled, on_duty
+    )
+
+
+def _duty_before(intervals: list[tuple[float, float]], t: np.ndarray) -> np.ndarray:
+    """On-duty minutes from the start up to each time in ``t`` (piecewise linear)."""
+    xs = np.array([x for a, b in intervals for x in (a, b)], dtype=float)
+    lengths = np.array([b - a for a, b in intervals], dtype=float)
+    ys = np.column_stack([np.cumsum(lengths) - lengths, np.cumsum(lengths)]).ravel()
+    return np.interp(t, xs, ys)
 
 
 def travel_minutes_table(
@@ -590,6 +609,7 @@ METRIC_KEYS = (
     "response_p90",
     "wait_p90",
     "utilisation",
+    "overtime_minutes",
     "missed_busy",
     "missed_off_shift",
     "calls",
@@ -617,6 +637,7 @@ def summarise_runs(runs: list[dict[str, float]]) -> dict:
         "response_minutes": {"p50": ci["response_p50"], "p90": ci["response_p90"]},
         "wait_minutes": {"p90": ci["wait_p90"]},
         "utilisation": ci["utilisation"],
+        "overtime_minutes": ci["overtime_minutes"],
         "missed_busy": ci["missed_busy"],
         "missed_off_shift": ci["missed_off_shift"],
         "calls": ci["calls"],
