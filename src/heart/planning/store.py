@@ -207,6 +207,12 @@ def import_calls(
     if timeline:
         calls, problems = _intervals(calls, timeline)
         summary.interval_problems = problems
+    # a call type missing from the table also left `_nature` empty: say it once
+    rejects = rejects.with_columns(
+        pl.when(pl.col("row").is_in(type_rejects.get_column("row").implode()))
+        .then(pl.col("reason").str.replace(r"nature: missing(; )?", ""))
+        .otherwise(pl.col("reason"))
+    ).filter(pl.col("reason") != "")
     rejects = _merge_rejects(rejects, type_rejects)
     # parse_calls saw the derived `_nature`: name the field and column the user mapped
     field_name = "call_type" if mapping.column("call_type") else "nature"
@@ -311,7 +317,7 @@ def _reason_counts(rejects: pl.DataFrame) -> dict[str, int]:
     for reason in rejects.get_column("reason").to_list():
         for part in reason.split("; "):
             kind = part.split(":", 1)[0] if ":" in part else part.split(" (")[0]
-            if part.startswith("call_type:"):
+            if "is not in the call-type table" in part:
                 kind = "call_type not in table"
             kinds[kind] += 1
     return dict(kinds.most_common())
