@@ -43,7 +43,8 @@ INTERVALS = {
     "arrival_to_engagement": ("arrived", "engaged"),
     "on_scene": ("arrived", "cleared"),
 }
-# an interval outside [0, 24 h] is a data-entry slip (e.g. a.m./p.m. swapped): unusable
+# an interval outside [0, 24 h] is a data-entry slip (e.g. a.m./p.m. swapped): unusable;
+# a timeline file may set a tighter limit ([checks] max_interval_minutes)
 MAX_INTERVAL_MINUTES = 24 * 60
 
 
@@ -98,6 +99,7 @@ class Timeline:
     path: Path | None
     steps: dict[str, str]  # step -> column
     extra: dict[str, str]  # stored name -> column
+    max_interval_minutes: float = MAX_INTERVAL_MINUTES
 
     @classmethod
     def load(cls, path: Path) -> Timeline:
@@ -108,8 +110,10 @@ class Timeline:
         except tomllib.TOMLDecodeError as exc:
             raise MappingError(f"{path}: not valid TOML: {exc}") from None
         for key in data:
-            if key not in {"timeline", "extra"}:
-                raise MappingError(f"{path}: {key}: unknown section (expected timeline, extra)")
+            if key not in {"timeline", "extra", "checks"}:
+                raise MappingError(
+                    f"{path}: {key}: unknown section (expected timeline, extra, checks)"
+                )
         steps = data.get("timeline", {})
         for key, value in steps.items():
             if key not in STEPS:
@@ -120,7 +124,14 @@ class Timeline:
         for key, value in extra.items():
             if not isinstance(value, str) or not value:
                 raise MappingError(f"{path}: extra.{key}: must be a column name")
-        return cls(Path(path), dict(steps), dict(extra))
+        checks = data.get("checks", {})
+        for key in checks:
+            if key != "max_interval_minutes":
+                raise MappingError(f"{path}: checks.{key}: unknown key (max_interval_minutes)")
+        limit = checks.get("max_interval_minutes", MAX_INTERVAL_MINUTES)
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+            raise MappingError(f"{path}: checks.max_interval_minutes: must be a positive number")
+        return cls(Path(path), dict(steps), dict(extra), float(limit))
 
     @classmethod
     def builtin_for(cls, mapping: ColumnMapping) -> Timeline | None:
@@ -296,7 +307,7 @@ def _intervals(calls: pl.DataFrame, timeline: Timeline) -> tuple[pl.DataFrame, d
         if start not in calls.columns or end not in calls.columns:
             continue
         minutes = (pl.col(end) - pl.col(start)).dt.total_seconds() / 60.0
-        valid = minutes.is_between(0, MAX_INTERVAL_MINUTES)
+        valid = minutes.is_between(0, timeline.max_interval_minutes)
         problems[name] = calls.select(
             (pl.col(start).is_not_null() & pl.col(end).is_not_null() & ~valid).sum()
         ).item()
