@@ -201,6 +201,7 @@ def test_mean_ci_and_ks():
     assert mean_ci([1.0, 1.0, 1.0]) == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 3}
     ci = mean_ci([1.0, 2.0, 3.0])
     assert ci["low"] == pytest.approx(2 - 4.303 * 1 / math.sqrt(3))
+    assert mean_ci([0.0, 0.0, 3.0], lower=0.0)["low"] == 0.0
     assert ks_statistic([1, 2, 3], [1, 2, 3]) == 0.0
     assert ks_statistic([1, 2], [3, 4]) == 1.0
     assert ks_statistic([1, 2, 3, 4], [3, 4, 5, 6]) == 0.5

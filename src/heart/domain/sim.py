@@ -563,8 +563,14 @@ _T975 = (
 )  # fmt: skip
 
 
-def mean_ci(values: Sequence[float]) -> dict[str, float]:
-    """Mean and a 95% t confidence interval over replications (NaNs dropped)."""
+def mean_ci(
+    values: Sequence[float], *, lower: float | None = None, upper: float | None = None
+) -> dict[str, float]:
+    """Mean and a 95% t confidence interval over replications (NaNs dropped).
+
+    ``lower``/``upper`` clip the interval to the metric's possible range (a count
+    cannot be below 0, a share not above 1).
+    """
     v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
     if len(v) == 0:
         return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
@@ -573,7 +579,9 @@ def mean_ci(values: Sequence[float]) -> dict[str, float]:
         return {"mean": mean, "low": mean, "high": mean, "n": 1}
     t = _T975[len(v) - 2] if len(v) - 1 <= len(_T975) else 1.96
     half = t * float(v.std(ddof=1)) / math.sqrt(len(v))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(v)}
+    low = mean - half if lower is None else max(lower, mean - half)
+    high = mean + half if upper is None else min(upper, mean + half)
+    return {"mean": mean, "low": low, "high": high, "n": len(v)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,7 +637,12 @@ def run_replications(scenario: Scenario, *, replications: int, seed: int) -> dic
 
 
 def summarise_runs(runs: list[dict[str, float]]) -> dict:
-    ci = {key: mean_ci([r[key] for r in runs]) for key in METRIC_KEYS}
+    # every metric is >= 0; shares and utilisation are also <= 1
+    bounded = {"share_reached", "share_reached_on_shift", "utilisation"}
+    ci = {
+        key: mean_ci([r[key] for r in runs], lower=0.0, upper=1.0 if key in bounded else None)
+        for key in METRIC_KEYS
+    }
     return {
         "replications": len(runs),
         "share_reached": ci["share_reached"],
