@@ -37,11 +37,8 @@ from heart.domain.dispatch import UnitSnapshot, UnitState, recommend
 from heart.domain.geo import TravelModel
 from heart.domain.schedule import Window, describe_windows, parse_clock, parse_days, split_window
 
-MINUTES_PER_WEEK = 7 * 24 * 60
-
 # outcome codes per call
 PENDING, REACHED, MISSED_BUSY, MISSED_OFF_SHIFT = 0, 1, 2, 3
-OUTCOME_NAMES = {REACHED: "reached", MISSED_BUSY: "missed_busy", MISSED_OFF_SHIFT: "off_shift"}
 
 
 class SimInputError(ValueError):

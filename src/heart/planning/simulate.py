@@ -40,7 +40,10 @@ DEFAULT_ON_SCENE_MINUTES = 45.0  # used only when no timeline data is given
 def eligible_calls(
     program: Program, calls: pl.DataFrame, *, rules_as_of: dt.date | None = None
 ) -> pl.DataFrame:
-    """Eligible calls (type eligible, not excluded) with a usable point, oldest first."""
+    """Eligible calls (type eligible, not excluded), oldest first.
+
+    Calls without a point stay in: the simulator gives them ``unlocated_travel_minutes``.
+    """
     df = classify(program, calls, rules_as_of=rules_as_of)
     return df.filter(pl.col("eligible")).sort("received_utc")
 

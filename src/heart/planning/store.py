@@ -18,7 +18,6 @@ No Django here.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import tomllib
 from collections import Counter
@@ -349,11 +348,3 @@ def load_store(store: Path) -> pl.DataFrame:
             f"{store}: not a planning store (no calls.parquet; run `heart plan import`)"
         )
     return pl.read_parquet(path)
-
-
-def store_span_days(calls: pl.DataFrame) -> float:
-    if not calls.height:
-        return 0.0
-    span = calls["received_utc"].max() - calls["received_utc"].min()  # type: ignore[operator]
-    assert isinstance(span, dt.timedelta)
-    return max(span.total_seconds() / 86400.0, 1.0)
