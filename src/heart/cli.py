@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--program", default="durham-heart-2023")
 
+    from heart.planning.commands import add_parser as add_plan_parser
+
+    add_plan_parser(sub)
+
     m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
     m.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -77,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "programs": cmd_programs,
         "demo": cmd_demo,
         "manage": cmd_manage,
+        "plan": cmd_plan,
     }[args.command]
     try:
         return handler(args) or 0
@@ -230,6 +235,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from heart.demo import run_demo
 
     return run_demo(calls=args.calls, seed=args.seed, program_name=args.program, console=console)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from heart.planning.commands import run
+
+    return run(args)
 
 
 def cmd_manage(args: argparse.Namespace) -> int:

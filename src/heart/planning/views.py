@@ -1,0 +1,65 @@
+"""The analyst page: the planning report written by `heart plan report`, in a browser.
+
+Read-only and thin: it reads ``report.json`` and the charts from the report folder
+(setting or environment ``HEART_PLAN_REPORT_DIR``, default ``$HEART_DATA_DIR/plan-report``)
+and renders them. Chart files are served only if they are in that folder's listing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def report_dir() -> Path:
+    configured = getattr(settings, "HEART_PLAN_REPORT_DIR", None) or os.environ.get(
+        "HEART_PLAN_REPORT_DIR"
+    )
+    return Path(configured) if configured else Path(settings.DATA_DIR) / "plan-report"
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    folder = report_dir()
+    path = folder / "report.json"
+    context: dict = {"folder": str(folder), "report": None, "problem": None}
+    if not path.exists():
+        context["problem"] = (
+            f"No planning report in {folder}. Run `heart plan report --lane STORE "
+            f"--plan-dir DIR --out {folder}`."
+        )
+        return render(request, "planning/index.html", context, status=200)
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        context["problem"] = f"{path}: cannot be read ({exc})"
+        return render(request, "planning/index.html", context, status=200)
+    charts = sorted(p.name for p in folder.glob("*.png"))
+    validation = report.get("validation") or {}
+    best = validation.get("best_teams_by_request_to_dispatch")
+    simulate = report.get("simulate") or {}
+    context.update(
+        report=report,
+        eligibility=(report.get("eligibility") or {}).get("programs", []),
+        area=report.get("area"),
+        staffing=simulate.get("sweep") or ([simulate] if "share_reached" in simulate else []),
+        validation=validation,
+        eligibility_charts=[c for c in charts if c.startswith("eligibility")],
+        area_charts=[c for c in charts if c.startswith("area")],
+        staffing_charts=[c for c in charts if c.startswith("simulate")],
+        validation_charts=[
+            c for c in charts if c.startswith("qq_") and c.endswith(f"_{best}teams.png")
+        ],
+    )
+    return render(request, "planning/index.html", context)
+
+
+def chart(request: HttpRequest, name: str) -> FileResponse:
+    folder = report_dir()
+    if name not in {p.name for p in folder.glob("*.png")}:
+        raise Http404("no such chart")
+    return FileResponse((folder / name).open("rb"), content_type="image/png")
