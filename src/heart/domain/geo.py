@@ -95,7 +95,13 @@ def beat_ids_in_layer(path: Path, id_property: str) -> frozenset[str]:
 
 
 def haversine_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    return float(haversine_km_array(np.array([lon1]), np.array([lat1]), lon2, lat2)[0])
+    """Scalar twin of :func:`haversine_km_array` (plain math: ~20x faster for one pair)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def haversine_km_array(

@@ -29,7 +29,7 @@ import polars as pl
 
 from heart.domain.mapping import ColumnMapping, MappingError
 from heart.domain.program import normalise_nature
-from heart.triage_io import InputError, _parse_time, parse_calls, read_raw
+from heart.triage_io import InputError, parse_calls, parse_times, read_raw
 
 PLANNING_DIR = Path(__file__).resolve().parent
 TIMELINE_DIR = PLANNING_DIR / "timelines"
@@ -210,7 +210,8 @@ def import_calls(
     keep = raw.with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
     keep_cols = [pl.col("row"), pl.col("_call_type").alias("call_type")]
     for step, col in timeline.steps.items() if timeline else ():
-        keep_cols.append(_parse_time(_blank_null(col), mapping).alias(f"{step}_utc"))
+        step_text = keep.select(_blank_null(col)).to_series()
+        keep_cols.append(pl.lit(parse_times(step_text, mapping)).alias(f"{step}_utc"))
     for name, col in timeline.extra.items() if timeline else ():
         keep_cols.append(_blank_null(col).alias(name))
     calls = calls.join(keep.select(keep_cols), on="row", how="left", maintain_order="left")
