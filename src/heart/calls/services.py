@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import datetime as dt
 
-from heart.calls.models import Call
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.calls.models import Call, TimelineEvent
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
 
 
-def _fields(call: CallInput, decision: Decision, program: Program) -> dict:
+def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> dict:
     return {
+        **extra,
         "received_at": call.received_at,
         "nature": call.nature or "",
         "priority": call.priority or "",
@@ -28,20 +33,51 @@ def _fields(call: CallInput, decision: Decision, program: Program) -> dict:
 
 
 def record_call(
-    *, call: CallInput, program: Program, cad_incident_id: str | None = None, source: str = "cad"
+    *,
+    call: CallInput,
+    program: Program,
+    cad_incident_id: str | None = None,
+    source: str = "cad",
+    address: str = "",
+    incident_type_text: str = "",
+    source_updated_at: dt.datetime | None = None,
 ) -> tuple[Call, bool]:
-    """Triage and store a call; a repeated CAD id updates the same call. (call, created)."""
+    """Triage and store a call; a repeated CAD id updates the same call. (call, created).
+
+    A delivery whose ``source_updated_at`` is older than the stored one is out of
+    order: the stored call is returned unchanged.
+    """
     decision = decide(program, call)
-    fields = _fields(call, decision, program)
+    fields = _fields(
+        call,
+        decision,
+        program,
+        address=address or "",
+        incident_type_text=incident_type_text or "",
+        source_updated_at=source_updated_at,
+    )
     if cad_incident_id is None:
         with transaction.atomic():
             return Call.objects.create(source=source, **fields), True
     try:
         with transaction.atomic():
-            obj, created = Call.objects.select_for_update().update_or_create(
-                cad_incident_id=cad_incident_id, defaults={**fields, "source": source}
+            existing = (
+                Call.objects.select_for_update().filter(cad_incident_id=cad_incident_id).first()
             )
-            return obj, created
+            if existing is None:
+                return Call.objects.create(
+                    cad_incident_id=cad_incident_id, source=source, **fields
+                ), True
+            if (
+                source_updated_at is not None
+                and existing.source_updated_at is not None
+                and source_updated_at < existing.source_updated_at
+            ):
+                return existing, False
+            for key, value in fields.items():
+                setattr(existing, key, value)
+            existing.save()
+            return existing, False
     except IntegrityError:
         # a concurrent delivery of the same incident won the insert: update theirs
         with transaction.atomic():
@@ -50,3 +86,70 @@ def record_call(
                 setattr(obj, key, value)
             obj.save()
             return obj, False
+
+
+def append_timeline(
+    *,
+    call: Call,
+    kind: str,
+    actor: Actor,
+    text: str,
+    team=None,
+    data: dict | None = None,
+    at: dt.datetime | None = None,
+) -> TimelineEvent:
+    """Append one line to a call's timeline (services only; never edited afterwards)."""
+    return TimelineEvent.objects.create(
+        call=call,
+        kind=kind,
+        at=at or timezone.now(),
+        actor=actor.user,
+        actor_label=actor.label,
+        team=team,
+        text=text[:500],
+        data=data or {},
+    )
+
+
+def call_input_from(call: Call) -> CallInput:
+    """The triage input of a stored call (re-triage, fallback)."""
+    return CallInput(
+        received_at=call.received_at,
+        nature=call.nature or None,
+        id=str(call.pk),
+        priority=call.priority or None,
+        lon=call.lon,
+        lat=call.lat,
+        beat=call.beat or None,
+        narrative=call.narrative or None,
+        weapon_flag=call.weapon_flag,
+        violence_flag=call.violence_flag,
+    )
+
+
+def set_route(
+    *,
+    call: Call,
+    decision: Decision | None = None,
+    route: str = "",
+    reasons: list[dict] | None = None,
+) -> Call:
+    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the transaction."""
+    if decision is not None:
+        call.route = decision.route
+        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons]
+        call.rules_version = decision.rules_version
+    else:
+        call.route = route
+        call.reasons = list(call.reasons) + list(reasons or [])
+    call.save(update_fields=["route", "reasons", "rules_version", "updated_at"])
+    return call
+
+
+def close_call(*, call: Call, actor: Actor, text: str, at: dt.datetime | None = None) -> Call:
+    at = at or timezone.now()
+    call.state = Call.State.CLOSED
+    call.closed_at = at
+    call.save(update_fields=["state", "closed_at", "updated_at"])
+    append_timeline(call=call, kind=TimelineEvent.Kind.CLOSED, actor=actor, text=text, at=at)
+    return call

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -121,8 +121,14 @@ def recommend(
     travel: TravelModel | None = None,
     stale_after: dt.timedelta = dt.timedelta(minutes=5),
     limit: int = 5,
+    etas: Mapping[str, float] | None = None,
 ) -> Recommendation:
-    """Rank available, on-shift, fully staffed units of ``unit_kind`` by ETA."""
+    """Rank available, on-shift, fully staffed units of ``unit_kind`` by ETA.
+
+    ``etas`` (unit id -> minutes) are travel times from a routing engine, computed by
+    the caller (e.g. OSRM); units missing from it fall back to ``travel``. A GPS fix
+    older than ``stale_after`` (or none) marks the pick ``stale_position``.
+    """
     model = travel or TravelModel()
     located = valid_lon_lat(call_lon, call_lat)
     picks: list[Pick] = []
@@ -151,10 +157,15 @@ def recommend(
             continue
         has_fix = valid_lon_lat(unit.lon, unit.lat)
         stale = not has_fix or unit.position_at is None or now - unit.position_at > stale_after
+        routed = etas.get(unit.id) if etas else None
         if located and has_fix:
-            eta = model.minutes(unit.lon, unit.lat, call_lon, call_lat)  # type: ignore[arg-type]
+            if routed is not None and routed >= 0:
+                eta, how = float(routed), "by road"
+            else:
+                eta = model.minutes(unit.lon, unit.lat, call_lon, call_lat)  # type: ignore[arg-type]
+                how = "estimated"
             age = "" if not stale else " (position is stale)"
-            reason = f"{name}: available, about {eta:.0f} min away{age}"
+            reason = f"{name}: available, about {eta:.0f} min away ({how}){age}"
         else:
             eta = float("inf")
             reason = f"{name}: available; no ETA ({'call location unknown' if not located else 'no GPS fix'})"

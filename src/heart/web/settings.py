@@ -27,7 +27,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "heart.accounts",
     "heart.calls",
+    "heart.teams",
+    "heart.live",
 ]
 
 MIDDLEWARE = [
@@ -99,3 +102,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HEART_LOG_LEVEL", "WARNING")},
 }
+
+# live operations (issue 3)
+HEART_GPS_STALE_SECONDS = int(os.environ.get("HEART_GPS_STALE_SECONDS", "300"))
+HEART_OSRM_URL = os.environ.get("HEART_OSRM_URL", "")  # e.g. http://127.0.0.1:5000
+HEART_OSRM_TIMEOUT = float(os.environ.get("HEART_OSRM_TIMEOUT", "0.5"))
+HEART_TRAVEL: dict = {}  # TravelModel overrides: road_factor, speed_kmh, turnout_minutes
+HEART_BACKUP_NATURE = "POLICE BACKUP REQUEST"
+HEART_BACKUP_PRIORITY = "1"  # the CAD's top priority
+HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted path; "" = in process

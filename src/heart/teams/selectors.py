@@ -1,0 +1,177 @@
+"""Reads for teams: staffing on shift, unit snapshots, the recommendation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.utils import timezone
+
+from heart.calls.models import Call
+from heart.domain.dispatch import Recommendation, UnitSnapshot, UnitState, recommend
+from heart.domain.geo import TravelModel, valid_lon_lat
+from heart.domain.program import Program
+from heart.teams.models import Assignment, Shift, ShiftMember, Team
+
+log = logging.getLogger(__name__)
+
+
+def staffing_on_shift(*, now: dt.datetime, team_ids=None) -> dict[int, frozenset[str]]:
+    """team id -> disciplines of the members on a shift in force at ``now``.
+
+    A team is on shift iff it is a key (a shift with no members gives an empty set).
+    """
+    qs = Shift.objects.filter(starts_at__lte=now, ends_at__gt=now)
+    if team_ids is not None:
+        qs = qs.filter(team_id__in=list(team_ids))
+    out: dict[int, set[str]] = {}
+    for team_id, discipline in qs.values_list("team_id", "members__discipline"):
+        bucket = out.setdefault(team_id, set())
+        if discipline:
+            bucket.add(discipline)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def team_snapshots(
+    *, now: dt.datetime | None = None, unit_key: str | None = None
+) -> list[UnitSnapshot]:
+    """What the recommendation (and the board) knows about every active team."""
+    now = now or timezone.now()
+    qs = Team.objects.filter(active=True)
+    if unit_key is not None:
+        qs = qs.filter(unit_key=unit_key)
+    rows = list(qs.values_list("id", "name", "unit_key", "status", "lon", "lat", "position_at"))
+    staffing = staffing_on_shift(now=now)
+    return [
+        UnitSnapshot(
+            id=str(pk),
+            kind=key,
+            status=status,
+            on_shift=pk in staffing,
+            disciplines=staffing.get(pk, frozenset()),
+            lon=lon,
+            lat=lat,
+            position_at=at,
+            label=name,
+        )
+        for pk, name, key, status, lon, lat, at in rows
+    ]
+
+
+def unit_for_route(program: Program, route: str) -> str | None:
+    """The run-card unit that serves a route, e.g. 'crt' -> 'crt'."""
+    for step in program.run_card:
+        if step.route == route:
+            return step.unit
+    return None
+
+
+def team_unit_for_route(program: Program, route: str) -> str | None:
+    """The unit key when the route is served by field teams (unit kind 'team'), else None."""
+    unit = unit_for_route(program, route)
+    if unit is None or program.units[unit].kind != "team":
+        return None
+    return unit
+
+
+def travel_model() -> TravelModel:
+    cfg = getattr(settings, "HEART_TRAVEL", {}) or {}
+    return TravelModel(**cfg)
+
+
+def stale_after() -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, "HEART_GPS_STALE_SECONDS", 300))
+
+
+def osrm_etas(call_lon, call_lat, units: list[UnitSnapshot]) -> dict[str, float] | None:
+    """Road travel minutes from OSRM's table service when HEART_OSRM_URL is set."""
+    base = getattr(settings, "HEART_OSRM_URL", "")
+    if not base or not valid_lon_lat(call_lon, call_lat):
+        return None
+    cands = [u for u in units if u.status == UnitState.AVAILABLE and valid_lon_lat(u.lon, u.lat)]
+    if not cands:
+        return None
+    coords = ";".join([f"{call_lon},{call_lat}"] + [f"{u.lon},{u.lat}" for u in cands])
+    dests = ";".join(str(i) for i in range(1, len(cands) + 1))
+    url = f"{base.rstrip('/')}/table/v1/driving/{coords}?sources={dests}&destinations=0"
+    try:
+        with urllib.request.urlopen(url, timeout=getattr(settings, "HEART_OSRM_TIMEOUT", 0.5)) as r:
+            body = json.load(r)
+        durations = body["durations"]
+        turnout = travel_model().turnout_minutes
+        return {
+            u.id: turnout + row[0] / 60.0
+            for u, row in zip(cands, durations, strict=True)
+            if row and row[0] is not None
+        }
+    except Exception as exc:  # routing is optional: fall back to the travel model
+        log.warning("OSRM unavailable, using the travel model: %s", type(exc).__name__)
+        return None
+
+
+def recommendation_for(
+    *, call: Call, program: Program, now: dt.datetime | None = None, unit_key: str | None = None
+) -> Recommendation | None:
+    """Ranked teams for a call whose route is served by field teams; None otherwise."""
+    now = now or timezone.now()
+    unit = unit_key or team_unit_for_route(program, call.route)
+    if unit is None:
+        return None
+    units = team_snapshots(now=now, unit_key=unit)
+    return recommend(
+        call_lon=call.lon,
+        call_lat=call.lat,
+        unit_kind=unit,
+        units=units,
+        now=now,
+        required_disciplines=frozenset(program.units[unit].disciplines),
+        travel=travel_model(),
+        stale_after=stale_after(),
+        etas=osrm_etas(call.lon, call.lat, units),
+    )
+
+
+def team_for_user(*, user, now: dt.datetime | None = None) -> Team | None:
+    """The team the person is on shift with now."""
+    now = now or timezone.now()
+    m = (
+        ShiftMember.objects.filter(user=user, shift__starts_at__lte=now, shift__ends_at__gt=now)
+        .select_related("shift__team")
+        .first()
+    )
+    return m.shift.team if m else None
+
+
+def active_assignment(*, team: Team | None = None, call: Call | None = None) -> Assignment | None:
+    qs = Assignment.objects.filter(active=True).select_related("team", "call")
+    if team is not None:
+        qs = qs.filter(team=team)
+    if call is not None:
+        qs = qs.filter(call=call)
+    return qs.first()
+
+
+def board_teams(*, now: dt.datetime | None = None) -> list[dict]:
+    """Every active team for the board: status, staffing, position (stale flagged)."""
+    now = now or timezone.now()
+    limit = stale_after()
+    out = []
+    for s in team_snapshots(now=now):
+        out.append(
+            {
+                "id": int(s.id),
+                "name": s.label,
+                "unit_key": s.kind,
+                "status": s.status,
+                "on_shift": s.on_shift,
+                "disciplines": sorted(s.disciplines),
+                "lon": s.lon,
+                "lat": s.lat,
+                "position_at": s.position_at,
+                "position_stale": s.position_at is None or now - s.position_at > limit,
+            }
+        )
+    return out
