@@ -64,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--program", default="durham-heart-2023")
 
+    a = sub.add_parser("apiclient", help="API clients (e.g. the CAD): create prints a token")
+    asub = a.add_subparsers(dest="apiclient_command", required=True)
+    ac = asub.add_parser("create", help="create a client and print its token (shown once)")
+    ac.add_argument("name")
+    ac.add_argument(
+        "--scope",
+        action="append",
+        choices=["intake", "avl"],
+        help="what the client may do (repeatable; default intake)",
+    )
+    asub.add_parser("list", help="list clients (never the tokens)")
+    ar = asub.add_parser("revoke", help="deactivate a client's token")
+    ar.add_argument("name")
+
     m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
     m.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -77,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "programs": cmd_programs,
         "demo": cmd_demo,
         "manage": cmd_manage,
+        "apiclient": cmd_apiclient,
     }[args.command]
     try:
         return handler(args) or 0
@@ -230,6 +245,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from heart.demo import run_demo
 
     return run_demo(calls=args.calls, seed=args.seed, program_name=args.program, console=console)
+
+
+def cmd_apiclient(args: argparse.Namespace) -> int:
+    _django_setup()
+    from heart.accounts.models import ApiClient
+    from heart.accounts.services import create_api_client
+    from heart.calls.errors import ServiceError
+
+    if args.apiclient_command == "create":
+        try:
+            client, token = create_api_client(name=args.name, scopes=args.scope)
+        except ServiceError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            return 2
+        console.print(f"API client {client.name!r} created (scopes: {', '.join(client.scopes)}).")
+        console.print("The token is shown once; only its hash is stored:")
+        out.print(token, soft_wrap=True, highlight=False)
+        return 0
+    if args.apiclient_command == "list":
+        for c in ApiClient.objects.order_by("name"):
+            state = "active" if c.active else "revoked"
+            out.print(f"{c.name}\t{c.token_prefix}…\t{','.join(c.scopes)}\t{state}")
+        return 0
+    n = ApiClient.objects.filter(name=args.name).update(active=False)
+    if not n:
+        console.print(f"[red]no API client called {args.name!r}[/red]")
+        return 2
+    console.print(
+        f"API client {args.name!r} revoked (takes effect within 30 s on running servers)."
+    )
+    return 0
 
 
 def cmd_manage(args: argparse.Namespace) -> int:

@@ -33,17 +33,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     ANALYST: frozenset({"view_reports"}),
+    # everything except acting as a team in the field (that needs a shift on a team)
     ADMIN: frozenset(
         {
             "intake_call",
             "view_calls",
             "dispatch",
-            "respond",
             "ccd_queue",
             "follow_up",
             "manage_teams",
             "view_reports",
-            "post_avl",
         }
     ),
 }
