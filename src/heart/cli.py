@@ -78,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     ar = asub.add_parser("revoke", help="deactivate a client's token")
     ar.add_argument("name")
 
+    sv = sub.add_parser("serve", help="run the web service (board, responder, API) with uvicorn")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one: PostgreSQL only)"
+    )
+    sv.add_argument(
+        "--demo",
+        action="store_true",
+        help="migrate, seed Durham teams and one account per role, replay synthetic calls",
+    )
+    sv.add_argument("--no-replay", action="store_true", help="with --demo: seed only")
+    sv.add_argument("--speed", type=float, default=30.0, help="demo clock speed-up (default 30)")
+    sv.add_argument(
+        "--calls-per-hour", type=float, default=12.0, help="demo calls per simulated hour"
+    )
+
     m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
     m.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -92,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "manage": cmd_manage,
         "apiclient": cmd_apiclient,
+        "serve": cmd_serve,
     }[args.command]
     try:
         return handler(args) or 0
@@ -276,6 +294,30 @@ def cmd_apiclient(args: argparse.Namespace) -> int:
         f"API client {args.name!r} revoked (takes effect within 30 s on running servers)."
     )
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from heart.live.serve import run
+
+    if not 0 < args.port < 65536:
+        console.print("[red]error:[/red] --port: between 1 and 65535", highlight=False)
+        return 2
+    if args.workers < 1 or args.speed <= 0 or args.calls_per_hour <= 0:
+        console.print(
+            "[red]error:[/red] --workers, --speed and --calls-per-hour must be positive",
+            highlight=False,
+        )
+        return 2
+    return run(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        demo=args.demo,
+        replay=not args.no_replay,
+        speed=args.speed,
+        calls_per_hour=args.calls_per_hour,
+        console=console,
+    )
 
 
 def cmd_manage(args: argparse.Namespace) -> int:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("calls/new", new_call, name="call-new"),
+    path("", include("heart.board.urls")),
 ]
