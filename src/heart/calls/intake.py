@@ -24,6 +24,7 @@ from heart.calls.services import (
     close_call,
     record_call,
     set_route,
+    timeline_fields,
 )
 from heart.domain.dispatch import Recommendation
 from heart.domain.program import Program, load_program
@@ -63,14 +64,27 @@ def _pick_payload(rec: Recommendation | None) -> dict | None:
 
 
 def recommend_or_fall_back(
-    *, call: Call, program: Program, actor: Actor, now: dt.datetime | None = None
+    *,
+    call: Call,
+    program: Program,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    timeline: list[TimelineEvent] | None = None,
 ) -> Recommendation | None:
     """For a call routed to field teams: record the recommendation, or fall back.
 
     When no team can go, the run card is walked again with that unit unavailable
     (``decide(..., unavailable={unit: why})``), e.g. crt -> ccd -> standard; the new
     route and the shortfall reason go on the timeline. Caller holds the transaction.
+    With ``timeline`` the events are appended to that list (the caller bulk-inserts).
     """
+
+    def note(**kw) -> None:
+        if timeline is None:
+            append_timeline(**kw)
+        else:
+            timeline.append(TimelineEvent(**timeline_fields(**kw)))
+
     from heart.teams.selectors import recommendation_for, team_unit_for_route
 
     now = now or timezone.now()
@@ -82,7 +96,7 @@ def recommend_or_fall_back(
             return rec
         rec = recommendation_for(call=call, program=program, now=now, unit_key=unit)
         if rec is not None and rec.best is not None:
-            append_timeline(
+            note(
                 call=call,
                 kind=K.RECOMMENDED,
                 actor=actor,
@@ -102,7 +116,7 @@ def recommend_or_fall_back(
         before = call.route
         decision = decide(program, call_input_from(call), unavailable=unavailable)
         set_route(call=call, decision=decision)
-        append_timeline(
+        note(
             call=call,
             kind=K.FELL_BACK,
             actor=actor,
@@ -154,13 +168,6 @@ def receive_call(
     program = program or current_program()
     now = now or timezone.now()
     with transaction.atomic():
-        before = None
-        if cad_incident_id is not None:
-            before = (
-                Call.objects.filter(cad_incident_id=cad_incident_id)
-                .values_list("route", "source_updated_at", "updated_at")
-                .first()
-            )
         stored, created = record_call(
             call=call,
             program=program,
@@ -170,40 +177,38 @@ def receive_call(
             incident_type_text=incident_type_text,
             source_updated_at=source_updated_at,
         )
-        if not created and before is not None and stored.updated_at == before[2]:
-            # an out-of-order (older) delivery: nothing changed
+        if getattr(stored, "unchanged", False):
             return IntakeResult(stored, False, None)
         reasons = "; ".join(r["text"] for r in stored.reasons)
-        if created:
-            append_timeline(
-                call=stored,
-                kind=K.RECEIVED,
-                actor=actor,
-                text=f"Received from {source}",
-                data={"source": source},
-                at=now,
-            )
-        else:
-            append_timeline(
-                call=stored,
-                kind=K.UPDATED,
-                actor=actor,
-                text=f"Updated by {source}",
-                data={"source": source},
-                at=now,
-            )
-        append_timeline(
-            call=stored,
-            kind=K.TRIAGED,
-            actor=actor,
-            text=f"Triaged {stored.route}: {reasons}",
-            data={"route": stored.route, "rules_version": stored.rules_version},
-            at=now,
-        )
+        events = [
+            TimelineEvent(
+                **timeline_fields(
+                    call=stored,
+                    kind=K.RECEIVED if created else K.UPDATED,
+                    actor=actor,
+                    text=f"{'Received from' if created else 'Updated by'} {source}",
+                    data={"source": source},
+                    at=now,
+                )
+            ),
+            TimelineEvent(
+                **timeline_fields(
+                    call=stored,
+                    kind=K.TRIAGED,
+                    actor=actor,
+                    text=f"Triaged {stored.route}: {reasons}",
+                    data={"route": stored.route, "rules_version": stored.rules_version},
+                    at=now,
+                )
+            ),
+        ]
         rec = None
         assigned = stored.assignments.filter(active=True).exists() if not created else False
         if stored.state == Call.State.OPEN and not assigned:
-            rec = recommend_or_fall_back(call=stored, program=program, actor=actor, now=now)
+            rec = recommend_or_fall_back(
+                call=stored, program=program, actor=actor, now=now, timeline=events
+            )
+        TimelineEvent.objects.bulk_create(events)
         publish_on_commit(
             "call.received" if created else "call.updated",
             {

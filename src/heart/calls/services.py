@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
@@ -59,6 +60,8 @@ def record_call(
     if cad_incident_id is None:
         with transaction.atomic():
             return Call.objects.create(source=source, **fields), True
+    if connection.vendor == "postgresql":
+        return _upsert_postgresql(cad_incident_id, source, fields)
     try:
         with transaction.atomic():
             existing = (
@@ -73,6 +76,7 @@ def record_call(
                 and existing.source_updated_at is not None
                 and source_updated_at < existing.source_updated_at
             ):
+                existing.unchanged = True  # an out-of-order (older) delivery
                 return existing, False
             for key, value in fields.items():
                 setattr(existing, key, value)
@@ -88,6 +92,69 @@ def record_call(
             return obj, False
 
 
+_UPSERT_COLUMNS = (
+    "received_at",
+    "nature",
+    "priority",
+    "beat",
+    "lon",
+    "lat",
+    "narrative",
+    "weapon_flag",
+    "violence_flag",
+    "route",
+    "reasons",
+    "rules_version",
+    "program",
+    "address",
+    "incident_type_text",
+    "source_updated_at",
+    "source",
+)
+
+
+def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> tuple[Call, bool]:
+    """One round trip: INSERT … ON CONFLICT DO UPDATE unless the delivery is older.
+
+    Same semantics as the ORM path below (which other databases use).
+    """
+    now = timezone.now()
+    values = {**fields, "source": source}
+    cols = ", ".join(_UPSERT_COLUMNS)
+    marks = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS)
+    params = [json.dumps(values[c]) if c == "reasons" else values[c] for c in _UPSERT_COLUMNS]
+    sql = (
+        f"INSERT INTO calls_call (cad_incident_id, state, created_at, updated_at, {cols}) "
+        f"VALUES (%s, 'open', %s, %s, {marks}) "
+        f"ON CONFLICT (cad_incident_id) DO UPDATE SET updated_at = EXCLUDED.updated_at, {updates} "
+        "WHERE calls_call.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL "
+        "OR EXCLUDED.source_updated_at >= calls_call.source_updated_at "
+        "RETURNING id, (xmax = 0), state, created_at, parent_id, closed_at"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [cad_incident_id, now, now, *params])
+        row = cur.fetchone()
+    if row is None:  # an out-of-order (older) delivery
+        existing = Call.objects.get(cad_incident_id=cad_incident_id)
+        existing.unchanged = True
+        return existing, False
+    pk, inserted, state, created_at, parent_id, closed_at = row
+    obj = Call(
+        pk=pk,
+        cad_incident_id=cad_incident_id,
+        state=state,
+        created_at=created_at,
+        updated_at=now,
+        parent_id=parent_id,
+        closed_at=closed_at,
+        **values,
+    )
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj, bool(inserted)
+
+
 def append_timeline(
     *,
     call: Call,
@@ -100,6 +167,21 @@ def append_timeline(
 ) -> TimelineEvent:
     """Append one line to a call's timeline (services only; never edited afterwards)."""
     return TimelineEvent.objects.create(
+        **timeline_fields(call=call, kind=kind, actor=actor, text=text, team=team, data=data, at=at)
+    )
+
+
+def timeline_fields(
+    *,
+    call: Call,
+    kind: str,
+    actor: Actor,
+    text: str,
+    team=None,
+    data: dict | None = None,
+    at: dt.datetime | None = None,
+) -> dict:
+    return dict(
         call=call,
         kind=kind,
         at=at or timezone.now(),

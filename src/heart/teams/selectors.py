@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import time
 import urllib.request
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from heart.calls.models import Call
@@ -19,16 +22,53 @@ from heart.teams.models import Assignment, Shift, ShiftMember, Team
 log = logging.getLogger(__name__)
 
 
+# shift rosters change rarely: each process keeps the rows of current and future
+# shifts for a few seconds (start_shift() clears it in its own process). Being on
+# shift is still decided against the exact time; assign_team() re-checks uncached.
+_roster: tuple[float, dt.datetime, list[tuple]] | None = None
+_roster_lock = threading.Lock()
+
+
+def invalidate_roster() -> None:
+    global _roster
+    with _roster_lock:
+        _roster = None
+
+
+def _shift_rows(now: dt.datetime, team_ids) -> list[tuple]:
+    global _roster
+    ttl = getattr(settings, "HEART_ROSTER_CACHE_SECONDS", 5.0)
+    live = abs((timezone.now() - now).total_seconds()) < 60
+    if team_ids is not None or not ttl or not live:
+        qs = Shift.objects.filter(starts_at__lte=now, ends_at__gt=now)
+        if team_ids is not None:
+            qs = qs.filter(team_id__in=list(team_ids))
+        return list(qs.values_list("team_id", "starts_at", "ends_at", "members__discipline"))
+    mono = time.monotonic()
+    with _roster_lock:
+        cached = _roster
+    if cached is None or mono - cached[0] > ttl or now < cached[1]:
+        rows = list(
+            Shift.objects.filter(ends_at__gt=now).values_list(
+                "team_id", "starts_at", "ends_at", "members__discipline"
+            )
+        )
+        cached = (mono, now, rows)
+        with _roster_lock:
+            _roster = cached
+    return cached[2]
+
+
 def staffing_on_shift(*, now: dt.datetime, team_ids=None) -> dict[int, frozenset[str]]:
     """team id -> disciplines of the members on a shift in force at ``now``.
 
     A team is on shift iff it is a key (a shift with no members gives an empty set).
+    ``team_ids`` given: always read from the database (dispatch-time checks).
     """
-    qs = Shift.objects.filter(starts_at__lte=now, ends_at__gt=now)
-    if team_ids is not None:
-        qs = qs.filter(team_id__in=list(team_ids))
     out: dict[int, set[str]] = {}
-    for team_id, discipline in qs.values_list("team_id", "members__discipline"):
+    for team_id, starts, ends, discipline in _shift_rows(now, team_ids):
+        if not (starts <= now < ends):
+            continue
         bucket = out.setdefault(team_id, set())
         if discipline:
             bucket.add(discipline)
@@ -43,7 +83,7 @@ def team_snapshots(
     qs = Team.objects.filter(active=True)
     if unit_key is not None:
         qs = qs.filter(unit_key=unit_key)
-    rows = list(qs.values_list("id", "name", "unit_key", "status", "lon", "lat", "position_at"))
+    rows = _team_rows(qs, unit_key)
     staffing = staffing_on_shift(now=now)
     return [
         UnitSnapshot(
@@ -58,6 +98,30 @@ def team_snapshots(
             label=name,
         )
         for pk, name, key, status, lon, lat, at in rows
+    ]
+
+
+def _team_rows(qs, unit_key: str | None) -> list[tuple]:
+    """(id, name, unit_key, status, lon, lat, position_at) of active teams.
+
+    On PostgreSQL the fix time comes as epoch seconds (parsing 200 ISO timestamps per
+    intake is a measurable share of its CPU).
+    """
+    if connection.vendor != "postgresql":
+        return list(qs.values_list("id", "name", "unit_key", "status", "lon", "lat", "position_at"))
+    sql = (
+        "SELECT id, name, unit_key, status, lon, lat, "
+        "EXTRACT(EPOCH FROM position_at)::float8 FROM teams_team WHERE active"
+        + (" AND unit_key = %s" if unit_key is not None else "")
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [unit_key] if unit_key is not None else [])
+        raw = cur.fetchall()
+    fromts = dt.datetime.fromtimestamp
+    utc = dt.UTC
+    return [
+        (pk, name, key, status, lon, lat, None if at is None else fromts(at, utc))
+        for pk, name, key, status, lon, lat, at in raw
     ]
 
 

@@ -35,7 +35,7 @@ from heart.teams.models import (
     Team,
     status_writer,
 )
-from heart.teams.selectors import staffing_on_shift
+from heart.teams.selectors import invalidate_roster, staffing_on_shift
 
 S = UnitState
 K = TimelineEvent.Kind
@@ -91,6 +91,8 @@ def start_shift(
         ShiftMember.objects.bulk_create(
             [ShiftMember(shift=shift, user=u, discipline=d) for u, d in members]
         )
+        transaction.on_commit(invalidate_roster)
+        invalidate_roster()
         audit(
             actor=actor,
             action="shift.create",
