@@ -47,7 +47,7 @@
   }
 
   // ------------------------------------------------------------ map
-  const map = L.map("map", { zoomControl: true, attributionControl: !!cfg.tiles, preferCanvas: true });
+  const map = L.map("map", { zoomControl: true, attributionControl: !!cfg.tiles });
   map.setView([35.99, -78.90], 12);
   if (cfg.tiles) L.tileLayer(cfg.tiles, { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
   getJSON("/board/areas.geojson").then((fc) => {
@@ -56,6 +56,7 @@
                        fillOpacity: f.properties.key === "city" ? 0.06 : 0.03, dashArray: f.properties.key === "city" ? null : "6 6" }),
       onEachFeature: (f, l) => l.bindTooltip(f.properties.label || f.properties.key),
     }).addTo(map);
+    map.invalidateSize();
     try { map.fitBounds(layer.getBounds(), { padding: [10, 10] }); } catch (e) { /* empty */ }
   }).catch(() => {});
   const ROUTE_COLOR = { crt: "#3ddc97", co_response: "#ffd166", ccd: "#6fb7ff", standard: "#a0a7b4" };
@@ -271,7 +272,7 @@
     beep(6);
     clearInterval(alarmRepeat);
     alarmRepeat = setInterval(() => beep(3), 5000);  // until acknowledged
-    if (p.lat != null) map.setView([p.lat, p.lon], Math.max(map.getZoom(), 14));
+    if (p.lat != null) map.panTo([p.lat, p.lon]);
   }
   $("alarm-ack").addEventListener("click", () => {
     $("alarm").hidden = true;
