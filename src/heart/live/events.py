@@ -86,6 +86,9 @@ class Backend:
     def start_listening(self) -> None:
         """Make sure events from other processes reach deliver_local (idempotent)."""
 
+    def stop(self) -> None:
+        """Stop listening (tests; a server process simply exits)."""
+
 
 class InProcessBackend(Backend):
     pass
@@ -129,6 +132,8 @@ def _custom_publisher() -> Publisher | None:
 def reset_publisher() -> None:
     """Forget the resolved publisher and backend (tests that override the settings)."""
     global _publisher, _backend
+    if _backend is not None:
+        _backend.stop()
     _publisher = None
     _backend = None
 

@@ -90,6 +90,8 @@ class PostgresBackend(Backend):
                     delay = 0.5
                     while not self._stop.is_set():
                         for n in conn.notifies(timeout=1.0):
+                            if self._stop.is_set():
+                                break
                             self._handle(n.payload)
             except Exception as exc:  # the database restarted, the network blipped …
                 self.ready.clear()
