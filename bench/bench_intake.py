@@ -346,7 +346,39 @@ async def drive(host, port, token, work, rate, connections) -> dict:
     }
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+def _cpu_seconds(match) -> float:
+    """utime+stime of live processes whose command line matches (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not match(cmd):
+                continue
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return total
+
+
+def cpu_snapshot(port: int, dbname: str) -> dict:
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "server": _cpu_seconds(lambda c: "gunicorn" in c and f"127.0.0.1:{port}" in c),
+        "postgres": _cpu_seconds(lambda c: c.startswith("postgres:") and f" {dbname} " in c),
+        "load": me.ru_utime + me.ru_stime,
+        "wall": time.perf_counter(),
+    }
+
+
+def start_server(
+    url: str, port: int, workers: int, worker_class: str = "sync", threads: int = 1
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -393,6 +425,8 @@ def main() -> int:
     ap.add_argument("--teams", type=int, default=200)
     ap.add_argument("--open-calls", type=int, default=5000)
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     ap.add_argument("--skip-setup", action="store_true")
     args = ap.parse_args()
     if not args.database_url.startswith("postgres"):
@@ -422,13 +456,18 @@ def main() -> int:
     from django.db import connections
 
     connections.close_all()
-    server = start_server(args.database_url, args.port, args.workers)
+    server = start_server(
+        args.database_url, args.port, args.workers, args.worker_class, args.threads
+    )
     try:
         run = f"r{int(time.time())}"
         warm = bodies(int(args.rate * args.warmup), run + "w", rng)
         work = bodies(int(args.rate * args.duration), run, rng)
         asyncio.run(drive("127.0.0.1", args.port, token, warm, args.rate, args.connections))
+        dbname = urlparse(args.database_url).path.lstrip("/")
+        before = cpu_snapshot(args.port, dbname)
         res = asyncio.run(drive("127.0.0.1", args.port, token, work, args.rate, args.connections))
+        after = cpu_snapshot(args.port, dbname)
     finally:
         server.terminate()
         server.wait(10)
@@ -440,11 +479,22 @@ def main() -> int:
         f"statuses {res['statuses']} errors {res['errors']}; latency ms p50 {res['p50']:.1f} "
         f"p95 {res['p95']:.1f} p99 {res['p99']:.1f} max {res['max']:.1f}"
     )
+    n = res["sent"]
+    cpu = {k: (after[k] - before[k]) / n * 1000 for k in ("server", "postgres", "load")}
+    busy = (after["wall"] - before["wall"]) * (os.cpu_count() or 1)
+    used = sum(after[k] - before[k] for k in ("server", "postgres", "load"))
+    with open("/proc/loadavg") as fh:
+        load = fh.read().split()[0]
+    print(
+        f"CPU per call: server {cpu['server']:.2f} ms, PostgreSQL {cpu['postgres']:.2f} ms, "
+        f"load generator {cpu['load']:.2f} ms; the benchmark used {used / busy:.0%} of the "
+        f"machine's CPU time; 1-min load average at the end {load}"
+    )
     print()
     print("| measure | figure |")
     print("|---|---|")
     print(
-        f"| machine | {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, gunicorn {args.workers} sync workers, PostgreSQL on the same host |"
+        f"| machine | {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, PostgreSQL on the same host |"
     )
     print(f"| data | {args.teams} teams on shift, {args.open_calls} open calls seeded |")
     print(
@@ -457,6 +507,10 @@ def main() -> int:
         f"| recommendation (DB snapshot + recommend) p50 / p99 | {rec['full_p50']:.2f} / {rec['full_p99']:.2f} ms |"
     )
     print(f"| recommend() alone p50 / p99 | {rec['pure_p50']:.3f} / {rec['pure_p99']:.3f} ms |")
+    print(
+        f"| CPU per call: server / PostgreSQL / load generator | {cpu['server']:.2f} / "
+        f"{cpu['postgres']:.2f} / {cpu['load']:.2f} ms (benchmark's share of the machine: {used / busy:.0%}) |"
+    )
     return 0 if ok == res["sent"] else 1
 
 

@@ -59,20 +59,40 @@ def _shift_rows(now: dt.datetime, team_ids) -> list[tuple]:
     return cached[2]
 
 
+_staffing_memo: tuple[list, dt.datetime, dt.datetime, dict] | None = None
+
+
 def staffing_on_shift(*, now: dt.datetime, team_ids=None) -> dict[int, frozenset[str]]:
     """team id -> disciplines of the members on a shift in force at ``now``.
 
     A team is on shift iff it is a key (a shift with no members gives an empty set).
     ``team_ids`` given: always read from the database (dispatch-time checks).
     """
+    global _staffing_memo
+    rows = _shift_rows(now, team_ids)
+    memo = _staffing_memo
+    if team_ids is None and memo is not None and memo[0] is rows and memo[1] <= now < memo[2]:
+        return memo[3]
     out: dict[int, set[str]] = {}
-    for team_id, starts, ends, discipline in _shift_rows(now, team_ids):
+    valid_from, valid_until = (
+        dt.datetime.min.replace(tzinfo=dt.UTC),
+        dt.datetime.max.replace(tzinfo=dt.UTC),
+    )
+    for team_id, starts, ends, discipline in rows:
         if not (starts <= now < ends):
+            if starts > now:
+                valid_until = min(valid_until, starts)
             continue
+        valid_from = max(valid_from, starts)
+        valid_until = min(valid_until, ends)
         bucket = out.setdefault(team_id, set())
         if discipline:
             bucket.add(discipline)
-    return {k: frozenset(v) for k, v in out.items()}
+    result = {k: frozenset(v) for k, v in out.items()}
+    if team_ids is None:
+        # the same rows give the same answer until the next shift starts or ends
+        _staffing_memo = (rows, valid_from, valid_until, result)
+    return result
 
 
 def team_snapshots(
