@@ -154,6 +154,16 @@ def test_unknown_nature_is_stored_as_standard_with_reason(cad):
         ),
         (lambda d: d.update(callComponent={"a": 1}), "callComponent", "list"),
         (
+            lambda d: d["notesComponent"][0].update(notesActionComments="a\u0000b"),
+            "notesComponent[0].notesActionComments",
+            "NUL",
+        ),
+        (
+            lambda d: d["callComponent"][0].update(callStartTimestamp="9999-12-31T23:00:00-05:00"),
+            "callComponent[0].callStartTimestamp",
+            "range",
+        ),
+        (
             lambda d: d["incidentComponent"].update(incidentTypeInternalCode=["CRISIS"]),
             "incidentComponent",
             "string",
@@ -161,7 +171,7 @@ def test_unknown_nature_is_stored_as_standard_with_reason(cad):
     ],
 )
 def test_malformed_eido_is_rejected_naming_the_field(cad, mutate, path, words):
-    doc = eido()
+    doc = eido(notes="fine")
     mutate(doc)
     r = post(cad, "/api/calls/eido", doc)
     assert r.status_code == 422, r.content
@@ -204,6 +214,10 @@ def test_plain_json_call_and_idempotency(cad):
         ({"lat": 95.0}, "lat"),
         ({"lat": None}, "body"),
         ({"weapon_flag": "maybe"}, "weapon_flag"),
+        ({"received_at": "9999-12-31T23:59:59-05:00"}, "received_at"),
+        ({"received_at": "1970-01-01T00:00:00+00:00"}, "received_at"),
+        ({"nature": "CRI\u0000SIS"}, "nature"),
+        ({"cad_incident_id": "a\u0000b"}, "cad_incident_id"),
     ],
 )
 def test_malformed_plain_call(cad, change, path):

@@ -256,3 +256,51 @@ def test_co_response_pairs_clinician_and_police_unit(program, person, on_duty_no
     assert TimelineEvent.objects.filter(call=c, kind="co_response").exists()
     with pytest.raises(Conflict):
         pair_co_response(call=c, clinician=clin, police_call_sign="D2-15", actor=SYSTEM)
+
+
+def test_stale_gps_and_off_shift(program, staffed_team, on_duty_now):
+    from heart.teams.selectors import board_teams
+
+    old = staffed_team("old-fix", now=on_duty_now)
+    Team.objects.filter(pk=old.pk).update(position_at=on_duty_now - dt.timedelta(hours=1))
+    res = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now)
+    assert res.recommendation.best.stale_position
+    assert "stale" in res.call.timeline.get(kind="recommended").text
+    rows = {r["name"]: r for r in board_teams(now=on_duty_now)}
+    assert rows["old-fix"]["position_stale"] is True
+    # two hours later the shift has not ended, ten hours later it has
+    later = on_duty_now + dt.timedelta(hours=9)
+    assert not board_teams(now=later)[0]["on_shift"]
+
+
+def test_osrm_etas_when_configured(program, staffed_team, on_duty_now, settings, monkeypatch):
+    import io
+    import json as _json
+
+    from heart.teams import selectors
+
+    near = staffed_team("near", DURHAM[0] + 0.001, DURHAM[1], now=on_duty_now)
+    far = staffed_team("far", DURHAM[0] + 0.2, DURHAM[1], now=on_duty_now)
+    settings.HEART_OSRM_URL = "http://osrm.invalid"
+    seen = []
+
+    def fake_urlopen(url, timeout):
+        seen.append(url)
+        # the road network makes the far team quicker (a bridge is closed, say)
+        coords = url.split("?")[0].split(";")[1:]
+        durations = [[900.0] if f"{near.lon}" in part else [60.0] for part in coords]
+        return io.BytesIO(_json.dumps({"durations": durations}).encode())
+
+    monkeypatch.setattr(selectors.urllib.request, "urlopen", fake_urlopen)
+    res = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now)
+    assert seen and "/table/v1/driving/" in seen[0]
+    assert res.recommendation.best.unit_id == str(far.pk)
+    assert "by road" in res.recommendation.best.reason
+
+    def broken(url, timeout):
+        raise OSError("down")
+
+    monkeypatch.setattr(selectors.urllib.request, "urlopen", broken)
+    res = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now)
+    assert res.recommendation.best.unit_id == str(near.pk)  # travel model fallback
+    assert "estimated" in res.recommendation.best.reason

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from heart.accounts.auth import AUTH, require
 from heart.calls import selectors
@@ -20,6 +20,7 @@ from heart.calls.eido import EidoDocument, EidoError, to_call
 from heart.calls.errors import NotFound, ServiceError
 from heart.calls.intake import current_program, receive_call, record_ccd_outcome
 from heart.calls.models import Call
+from heart.calls.validation import check_text, check_time
 from heart.domain.triage import CallInput
 
 api = NinjaAPI(
@@ -110,6 +111,11 @@ def _unauth(request, exc):
     )
 
 
+@api.exception_handler(DataError)
+def _data(request, exc):  # a value the database cannot store (should be caught earlier)
+    return _error(request, 422, "a value cannot be stored (out of range or invalid characters)")
+
+
 @api.exception_handler(DatabaseError)
 def _db(request, exc):  # e.g. a lock timeout: tell the client to retry, never a 500 page
     return _error(request, 503, "the database is busy; retry")
@@ -159,6 +165,13 @@ class CallIn(Schema):
     updated_at: AwareDatetime | None = Field(
         None, description="CAD's last-update time: an older delivery is ignored"
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _usable(cls, value):
+        if isinstance(value, dt.datetime):
+            return check_time(value)
+        return check_text(value)
 
     @model_validator(mode="after")
     def _both_coordinates(self):

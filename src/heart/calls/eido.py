@@ -25,8 +25,9 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from heart.calls.validation import check_text, check_time
 from heart.domain.geo import valid_lon_lat
 from heart.domain.triage import CallInput
 
@@ -36,6 +37,14 @@ class _Component(BaseModel):
 
     id: str = Field(alias="$id", min_length=1, max_length=200)
     lastUpdateTimeStamp: AwareDatetime | None = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _usable(cls, value):
+        """No NUL characters in text, no times out of range (they cannot be stored)."""
+        if isinstance(value, dt.datetime):
+            return check_time(value)
+        return check_text(value)
 
 
 class Ref(BaseModel):

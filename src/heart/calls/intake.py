@@ -167,6 +167,7 @@ def receive_call(
     """Triage, store (idempotent on the CAD id), recommend or fall back, announce."""
     program = program or current_program()
     now = now or timezone.now()
+    _check_input(call, cad_incident_id, address, incident_type_text)
     with transaction.atomic():
         stored, created = record_call(
             call=call,
@@ -223,6 +224,27 @@ def receive_call(
             },
         )
     return IntakeResult(stored, created, rec)
+
+
+def _check_input(call: CallInput, cad_id, address, incident_type_text) -> None:
+    from heart.calls.errors import Invalid
+    from heart.calls.validation import text_problem, time_problem
+
+    problem = time_problem(call.received_at)
+    if problem:
+        raise Invalid(f"received_at: {problem}", path="received_at")
+    for name, value in (
+        ("cad_incident_id", cad_id),
+        ("nature", call.nature),
+        ("narrative", call.narrative),
+        ("beat", call.beat),
+        ("priority", call.priority),
+        ("address", address),
+        ("incident_type_text", incident_type_text),
+    ):
+        problem = text_problem(value)
+        if problem:
+            raise Invalid(f"{name}: {problem}", path=name)
 
 
 def record_ccd_outcome(
