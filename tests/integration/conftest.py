@@ -85,3 +85,15 @@ def actor_of(user) -> Actor:
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Per-process caches (shift roster, team snapshots) must not leak between tests."""
+    from heart.teams.selectors import invalidate_roster, invalidate_snapshots
+
+    invalidate_roster()
+    invalidate_snapshots()
+    yield
+    invalidate_roster()
+    invalidate_snapshots()

@@ -304,3 +304,30 @@ def test_osrm_etas_when_configured(program, staffed_team, on_duty_now, settings,
     res = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now)
     assert res.recommendation.best.unit_id == str(near.pk)  # travel model fallback
     assert "estimated" in res.recommendation.best.reason
+
+
+def test_intake_snapshot_cache_is_cleared_by_local_changes(
+    program, staffed_team, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    team = staffed_team("only")
+    now = timezone.now()
+    call = CallInput(received_at=on_hours(now), nature="CRISIS", lon=DURHAM[0], lat=DURHAM[1])
+    first = receive_call(call=call, actor=SYSTEM, program=program)
+    assert first.recommendation.best.unit_id == str(team.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        change_status(team=team, status="out_of_service", actor=SYSTEM)
+    second = receive_call(call=call, actor=SYSTEM, program=program)
+    assert second.recommendation is None or second.recommendation.best is None
+    assert second.call.route == "ccd"
+
+
+def on_hours(now):
+    """The most recent weekday 10:00 in Durham (HEART hours), as the call time."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("America/New_York")).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    return local if local <= now else local - dt.timedelta(days=1)

@@ -94,7 +94,13 @@ def recommend_or_fall_back(
         unit = team_unit_for_route(program, call.route)
         if unit is None:
             return rec
-        rec = recommendation_for(call=call, program=program, now=now, unit_key=unit)
+        rec = recommendation_for(
+            call=call,
+            program=program,
+            now=now,
+            unit_key=unit,
+            max_age=getattr(settings, "HEART_INTAKE_SNAPSHOT_MAX_AGE", 0.25),
+        )
         if rec is not None and rec.best is not None:
             note(
                 call=call,

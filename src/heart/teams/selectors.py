@@ -95,11 +95,38 @@ def staffing_on_shift(*, now: dt.datetime, team_ids=None) -> dict[int, frozenset
     return result
 
 
+_snapshots: dict[str | None, tuple[float, list[UnitSnapshot]]] = {}
+
+
+def invalidate_snapshots() -> None:
+    """Forget this process's cached team snapshots (a status or position changed here)."""
+    _snapshots.clear()
+
+
 def team_snapshots(
-    *, now: dt.datetime | None = None, unit_key: str | None = None
+    *, now: dt.datetime | None = None, unit_key: str | None = None, max_age: float = 0.0
 ) -> list[UnitSnapshot]:
-    """What the recommendation (and the board) knows about every active team."""
-    now = now or timezone.now()
+    """What the recommendation (and the board) knows about every active team.
+
+    ``max_age`` > 0 (seconds) lets a live caller reuse this process's snapshot that
+    recent (intake uses 0.25 s by default: HEART_INTAKE_SNAPSHOT_MAX_AGE); changes
+    made in this process clear it at once. The dispatcher's recommendation endpoint
+    and assign_team() never use it.
+    """
+    real_now = timezone.now()
+    now = now or real_now
+    live = max_age > 0 and abs((real_now - now).total_seconds()) < 1.0
+    if live:
+        hit = _snapshots.get(unit_key)
+        if hit is not None and time.monotonic() - hit[0] <= max_age:
+            return hit[1]
+    snaps = _fresh_snapshots(now, unit_key)
+    if live:
+        _snapshots[unit_key] = (time.monotonic(), snaps)
+    return snaps
+
+
+def _fresh_snapshots(now: dt.datetime, unit_key: str | None) -> list[UnitSnapshot]:
     qs = Team.objects.filter(active=True)
     if unit_key is not None:
         qs = qs.filter(unit_key=unit_key)
@@ -197,14 +224,19 @@ def osrm_etas(call_lon, call_lat, units: list[UnitSnapshot]) -> dict[str, float]
 
 
 def recommendation_for(
-    *, call: Call, program: Program, now: dt.datetime | None = None, unit_key: str | None = None
+    *,
+    call: Call,
+    program: Program,
+    now: dt.datetime | None = None,
+    unit_key: str | None = None,
+    max_age: float = 0.0,
 ) -> Recommendation | None:
     """Ranked teams for a call whose route is served by field teams; None otherwise."""
     now = now or timezone.now()
     unit = unit_key or team_unit_for_route(program, call.route)
     if unit is None:
         return None
-    units = team_snapshots(now=now, unit_key=unit)
+    units = team_snapshots(now=now, unit_key=unit, max_age=max_age)
     return recommend(
         call_lon=call.lon,
         call_lat=call.lat,

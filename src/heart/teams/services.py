@@ -35,7 +35,7 @@ from heart.teams.models import (
     Team,
     status_writer,
 )
-from heart.teams.selectors import invalidate_roster, staffing_on_shift
+from heart.teams.selectors import invalidate_roster, invalidate_snapshots, staffing_on_shift
 
 S = UnitState
 K = TimelineEvent.Kind
@@ -92,6 +92,7 @@ def start_shift(
             [ShiftMember(shift=shift, user=u, discipline=d) for u, d in members]
         )
         transaction.on_commit(invalidate_roster)
+        transaction.on_commit(invalidate_snapshots)
         invalidate_roster()
         audit(
             actor=actor,
@@ -148,6 +149,7 @@ def change_status(
                 data=data,
                 at=now,
             )
+        transaction.on_commit(invalidate_snapshots)
         audit(
             actor=actor,
             action="team.status",
@@ -436,6 +438,7 @@ def record_positions(
                 for f in fixes
             ]
         )
+        transaction.on_commit(invalidate_snapshots)
         # only move the team forward in time (batches may arrive out of order)
         from django.db.models import Q
 
