@@ -346,10 +346,10 @@ async def drive(host, port, token, work, rate, connections) -> dict:
     }
 
 
-def _cpu_seconds(match) -> float:
-    """utime+stime of live processes whose command line matches (Linux /proc)."""
+def _cpu_by_pid(match) -> dict[int, float]:
+    """pid -> utime+stime seconds of live processes whose command line matches (Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -358,22 +358,61 @@ def _cpu_seconds(match) -> float:
             if not match(cmd):
                 continue
             fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            out[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick
         except OSError:
             continue
-    return total
+    return out
 
 
-def cpu_snapshot(port: int, dbname: str) -> dict:
-    import resource
+class CpuMeter:
+    """CPU seconds used by the server and its PostgreSQL backends during the run.
 
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "server": _cpu_seconds(lambda c: "gunicorn" in c and f"127.0.0.1:{port}" in c),
-        "postgres": _cpu_seconds(lambda c: c.startswith("postgres:") and f" {dbname} " in c),
-        "load": me.ru_utime + me.ru_stime,
-        "wall": time.perf_counter(),
-    }
+    Samples /proc every 0.25 s so that processes which exit mid-run (a database
+    connection reaching CONN_MAX_AGE, say) still count up to their last sample.
+    """
+
+    def __init__(self, port: int, dbname: str):
+        import threading
+
+        self.groups = {
+            "server": lambda c: "gunicorn" in c and f"127.0.0.1:{port}" in c,
+            "postgres": lambda c: c.startswith("postgres:") and f" {dbname} " in c,
+        }
+        self.base = {g: _cpu_by_pid(m) for g, m in self.groups.items()}
+        self.last = {g: dict(v) for g, v in self.base.items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        import resource
+
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        self.load0 = r.ru_utime + r.ru_stime
+        self.t0 = time.perf_counter()
+
+    def _sample(self):
+        for g, m in self.groups.items():
+            self.last[g].update(_cpu_by_pid(m))
+
+    def _run(self):
+        while not self._stop.wait(0.25):
+            self._sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import resource
+
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        self.result = {
+            g: sum(v - self.base[g].get(pid, 0.0) for pid, v in self.last[g].items())
+            for g in self.groups
+        }
+        self.result["load"] = r.ru_utime + r.ru_stime - self.load0
+        self.result["wall"] = time.perf_counter() - self.t0
 
 
 def start_server(
@@ -465,9 +504,10 @@ def main() -> int:
         work = bodies(int(args.rate * args.duration), run, rng)
         asyncio.run(drive("127.0.0.1", args.port, token, warm, args.rate, args.connections))
         dbname = urlparse(args.database_url).path.lstrip("/")
-        before = cpu_snapshot(args.port, dbname)
-        res = asyncio.run(drive("127.0.0.1", args.port, token, work, args.rate, args.connections))
-        after = cpu_snapshot(args.port, dbname)
+        with CpuMeter(args.port, dbname) as meter:
+            res = asyncio.run(
+                drive("127.0.0.1", args.port, token, work, args.rate, args.connections)
+            )
     finally:
         server.terminate()
         server.wait(10)
@@ -480,9 +520,9 @@ def main() -> int:
         f"p95 {res['p95']:.1f} p99 {res['p99']:.1f} max {res['max']:.1f}"
     )
     n = res["sent"]
-    cpu = {k: (after[k] - before[k]) / n * 1000 for k in ("server", "postgres", "load")}
-    busy = (after["wall"] - before["wall"]) * (os.cpu_count() or 1)
-    used = sum(after[k] - before[k] for k in ("server", "postgres", "load"))
+    cpu = {k: meter.result[k] / n * 1000 for k in ("server", "postgres", "load")}
+    busy = meter.result["wall"] * (os.cpu_count() or 1)
+    used = sum(meter.result[k] for k in ("server", "postgres", "load"))
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[0]
     print(
