@@ -67,6 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
     from heart.planning.commands import add_parser as add_plan_parser
 
     add_plan_parser(sub)
+    a = sub.add_parser("apiclient", help="API clients (e.g. the CAD): create prints a token")
+    asub = a.add_subparsers(dest="apiclient_command", required=True)
+    ac = asub.add_parser("create", help="create a client and print its token (shown once)")
+    ac.add_argument("name")
+    ac.add_argument(
+        "--scope",
+        action="append",
+        choices=["intake", "avl"],
+        help="what the client may do (repeatable; default intake)",
+    )
+    asub.add_parser("list", help="list clients (never the tokens)")
+    ar = asub.add_parser("revoke", help="deactivate a client's token")
+    ar.add_argument("name")
+
+    sv = sub.add_parser("serve", help="run the web service (board, responder, API) with uvicorn")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one: PostgreSQL only)"
+    )
+    sv.add_argument(
+        "--demo",
+        action="store_true",
+        help="migrate, seed Durham teams and one account per role, replay synthetic calls",
+    )
+    sv.add_argument("--no-replay", action="store_true", help="with --demo: seed only")
+    sv.add_argument("--speed", type=float, default=30.0, help="demo clock speed-up (default 30)")
+    sv.add_argument(
+        "--calls-per-hour", type=float, default=12.0, help="demo calls per simulated hour"
+    )
 
     m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
     m.add_argument("args", nargs=argparse.REMAINDER)
@@ -82,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "manage": cmd_manage,
         "plan": cmd_plan,
+        "apiclient": cmd_apiclient,
+        "serve": cmd_serve,
     }[args.command]
     try:
         return handler(args) or 0
@@ -241,6 +273,61 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from heart.planning.commands import run
 
     return run(args)
+
+
+def cmd_apiclient(args: argparse.Namespace) -> int:
+    _django_setup()
+    from heart.accounts.models import ApiClient
+    from heart.accounts.services import create_api_client
+    from heart.calls.errors import ServiceError
+
+    if args.apiclient_command == "create":
+        try:
+            client, token = create_api_client(name=args.name, scopes=args.scope)
+        except ServiceError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            return 2
+        console.print(f"API client {client.name!r} created (scopes: {', '.join(client.scopes)}).")
+        console.print("The token is shown once; only its hash is stored:")
+        out.print(token, soft_wrap=True, highlight=False)
+        return 0
+    if args.apiclient_command == "list":
+        for c in ApiClient.objects.order_by("name"):
+            state = "active" if c.active else "revoked"
+            out.print(f"{c.name}\t{c.token_prefix}…\t{','.join(c.scopes)}\t{state}")
+        return 0
+    n = ApiClient.objects.filter(name=args.name).update(active=False)
+    if not n:
+        console.print(f"[red]no API client called {args.name!r}[/red]")
+        return 2
+    console.print(
+        f"API client {args.name!r} revoked (takes effect within 30 s on running servers)."
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from heart.live.serve import run
+
+    if not 0 < args.port < 65536:
+        console.print("[red]error:[/red] --port: between 1 and 65535", highlight=False)
+        return 2
+    if args.workers < 1 or args.speed <= 0 or args.calls_per_hour <= 0:
+        console.print(
+            "[red]error:[/red] --workers, --speed and --calls-per-hour must be positive",
+            highlight=False,
+        )
+        return 2
+    return run(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        demo=args.demo,
+        replay=not args.no_replay,
+        speed=args.speed,
+        calls_per_hour=args.calls_per_hour,
+        console=console,
+    )
 
 
 def cmd_manage(args: argparse.Namespace) -> int:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import datetime as dt
+import json
 
-from heart.calls.models import Call
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.calls.models import Call, TimelineEvent
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
 
 
-def _fields(call: CallInput, decision: Decision, program: Program) -> dict:
+def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> dict:
     return {
+        **extra,
         "received_at": call.received_at,
         "nature": call.nature or "",
         "priority": call.priority or "",
@@ -28,20 +34,54 @@ def _fields(call: CallInput, decision: Decision, program: Program) -> dict:
 
 
 def record_call(
-    *, call: CallInput, program: Program, cad_incident_id: str | None = None, source: str = "cad"
+    *,
+    call: CallInput,
+    program: Program,
+    cad_incident_id: str | None = None,
+    source: str = "cad",
+    address: str = "",
+    incident_type_text: str = "",
+    source_updated_at: dt.datetime | None = None,
 ) -> tuple[Call, bool]:
-    """Triage and store a call; a repeated CAD id updates the same call. (call, created)."""
+    """Triage and store a call; a repeated CAD id updates the same call. (call, created).
+
+    A delivery whose ``source_updated_at`` is older than the stored one is out of
+    order: the stored call is returned unchanged.
+    """
     decision = decide(program, call)
-    fields = _fields(call, decision, program)
+    fields = _fields(
+        call,
+        decision,
+        program,
+        address=address or "",
+        incident_type_text=incident_type_text or "",
+        source_updated_at=source_updated_at,
+    )
     if cad_incident_id is None:
         with transaction.atomic():
             return Call.objects.create(source=source, **fields), True
+    if connection.vendor == "postgresql":
+        return _upsert_postgresql(cad_incident_id, source, fields)
     try:
         with transaction.atomic():
-            obj, created = Call.objects.select_for_update().update_or_create(
-                cad_incident_id=cad_incident_id, defaults={**fields, "source": source}
+            existing = (
+                Call.objects.select_for_update().filter(cad_incident_id=cad_incident_id).first()
             )
-            return obj, created
+            if existing is None:
+                return Call.objects.create(
+                    cad_incident_id=cad_incident_id, source=source, **fields
+                ), True
+            if (
+                source_updated_at is not None
+                and existing.source_updated_at is not None
+                and source_updated_at < existing.source_updated_at
+            ):
+                existing.unchanged = True  # an out-of-order (older) delivery
+                return existing, False
+            for key, value in fields.items():
+                setattr(existing, key, value)
+            existing.save()
+            return existing, False
     except IntegrityError:
         # a concurrent delivery of the same incident won the insert: update theirs
         with transaction.atomic():
@@ -50,3 +90,148 @@ def record_call(
                 setattr(obj, key, value)
             obj.save()
             return obj, False
+
+
+_UPSERT_COLUMNS = (
+    "received_at",
+    "nature",
+    "priority",
+    "beat",
+    "lon",
+    "lat",
+    "narrative",
+    "weapon_flag",
+    "violence_flag",
+    "route",
+    "reasons",
+    "rules_version",
+    "program",
+    "address",
+    "incident_type_text",
+    "source_updated_at",
+    "source",
+)
+
+
+def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> tuple[Call, bool]:
+    """One round trip: INSERT … ON CONFLICT DO UPDATE unless the delivery is older.
+
+    Same semantics as the ORM path below (which other databases use).
+    """
+    now = timezone.now()
+    values = {**fields, "source": source}
+    cols = ", ".join(_UPSERT_COLUMNS)
+    marks = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS)
+    params = [json.dumps(values[c]) if c == "reasons" else values[c] for c in _UPSERT_COLUMNS]
+    sql = (
+        f"INSERT INTO calls_call (cad_incident_id, state, created_at, updated_at, {cols}) "
+        f"VALUES (%s, 'open', %s, %s, {marks}) "
+        f"ON CONFLICT (cad_incident_id) DO UPDATE SET updated_at = EXCLUDED.updated_at, {updates} "
+        "WHERE calls_call.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL "
+        "OR EXCLUDED.source_updated_at >= calls_call.source_updated_at "
+        "RETURNING id, (xmax = 0), state, created_at, parent_id, closed_at"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [cad_incident_id, now, now, *params])
+        row = cur.fetchone()
+    if row is None:  # an out-of-order (older) delivery
+        existing = Call.objects.get(cad_incident_id=cad_incident_id)
+        existing.unchanged = True
+        return existing, False
+    pk, inserted, state, created_at, parent_id, closed_at = row
+    obj = Call(
+        pk=pk,
+        cad_incident_id=cad_incident_id,
+        state=state,
+        created_at=created_at,
+        updated_at=now,
+        parent_id=parent_id,
+        closed_at=closed_at,
+        **values,
+    )
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj, bool(inserted)
+
+
+def append_timeline(
+    *,
+    call: Call,
+    kind: str,
+    actor: Actor,
+    text: str,
+    team=None,
+    data: dict | None = None,
+    at: dt.datetime | None = None,
+) -> TimelineEvent:
+    """Append one line to a call's timeline (services only; never edited afterwards)."""
+    return TimelineEvent.objects.create(
+        **timeline_fields(call=call, kind=kind, actor=actor, text=text, team=team, data=data, at=at)
+    )
+
+
+def timeline_fields(
+    *,
+    call: Call,
+    kind: str,
+    actor: Actor,
+    text: str,
+    team=None,
+    data: dict | None = None,
+    at: dt.datetime | None = None,
+) -> dict:
+    return dict(
+        call=call,
+        kind=kind,
+        at=at or timezone.now(),
+        actor=actor.user,
+        actor_label=actor.label,
+        team=team,
+        text=text[:500],
+        data=data or {},
+    )
+
+
+def call_input_from(call: Call) -> CallInput:
+    """The triage input of a stored call (re-triage, fallback)."""
+    return CallInput(
+        received_at=call.received_at,
+        nature=call.nature or None,
+        id=str(call.pk),
+        priority=call.priority or None,
+        lon=call.lon,
+        lat=call.lat,
+        beat=call.beat or None,
+        narrative=call.narrative or None,
+        weapon_flag=call.weapon_flag,
+        violence_flag=call.violence_flag,
+    )
+
+
+def set_route(
+    *,
+    call: Call,
+    decision: Decision | None = None,
+    route: str = "",
+    reasons: list[dict] | None = None,
+) -> Call:
+    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the transaction."""
+    if decision is not None:
+        call.route = decision.route
+        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons]
+        call.rules_version = decision.rules_version
+    else:
+        call.route = route
+        call.reasons = list(call.reasons) + list(reasons or [])
+    call.save(update_fields=["route", "reasons", "rules_version", "updated_at"])
+    return call
+
+
+def close_call(*, call: Call, actor: Actor, text: str, at: dt.datetime | None = None) -> Call:
+    at = at or timezone.now()
+    call.state = Call.State.CLOSED
+    call.closed_at = at
+    call.save(update_fields=["state", "closed_at", "updated_at"])
+    append_timeline(call=call, kind=TimelineEvent.Kind.CLOSED, actor=actor, text=text, at=at)
+    return call

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
 
 from heart.domain.geo import TravelModel, valid_lon_lat
 
@@ -121,21 +123,28 @@ def recommend(
     travel: TravelModel | None = None,
     stale_after: dt.timedelta = dt.timedelta(minutes=5),
     limit: int = 5,
+    etas: Mapping[str, float] | None = None,
 ) -> Recommendation:
-    """Rank available, on-shift, fully staffed units of ``unit_kind`` by ETA."""
+    """Rank available, on-shift, fully staffed units of ``unit_kind`` by ETA.
+
+    ``etas`` (unit id -> minutes) are travel times from a routing engine, computed by
+    the caller (e.g. OSRM); units missing from it fall back to ``travel``. A GPS fix
+    older than ``stale_after`` (or none) marks the pick ``stale_position``.
+    """
     model = travel or TravelModel()
     located = valid_lon_lat(call_lon, call_lat)
-    picks: list[Pick] = []
     shortfalls: list[Shortfall] = []
+    ready: list[UnitSnapshot] = []
     for unit in units:
         if unit.kind != unit_kind:
             continue
-        name = unit.label or unit.id
         if not unit.on_shift:
+            name = unit.label or unit.id
             shortfalls.append(Shortfall(unit.id, "off_shift", f"{name} is not on shift"))
             continue
         missing = required_disciplines - unit.disciplines
         if missing:
+            name = unit.label or unit.id
             shortfalls.append(
                 Shortfall(
                     unit.id,
@@ -145,21 +154,48 @@ def recommend(
             )
             continue
         if unit.status != UnitState.AVAILABLE:
+            name = unit.label or unit.id
             shortfalls.append(
                 Shortfall(unit.id, "busy", f"{name} is {unit.status.replace('_', ' ')}")
             )
             continue
+        ready.append(unit)
+
+    # ETAs for every ready unit in one vectorised call of the shared travel model
+    fixed = [u for u in ready if valid_lon_lat(u.lon, u.lat)]
+    eta: dict[str, tuple[float, str]] = {}
+    if located and fixed:
+        if hasattr(model, "minutes_array"):
+            mins = model.minutes_array(
+                np.fromiter((u.lon for u in fixed), float, len(fixed)),
+                np.fromiter((u.lat for u in fixed), float, len(fixed)),
+                call_lon,
+                call_lat,
+            ).tolist()
+        else:
+            mins = [model.minutes(u.lon, u.lat, call_lon, call_lat) for u in fixed]
+        for u, m in zip(fixed, mins, strict=True):
+            routed = etas.get(u.id) if etas else None
+            if routed is not None and routed >= 0:
+                eta[u.id] = (float(routed), "by road")
+            else:
+                eta[u.id] = (float(m), "estimated")
+    inf = float("inf")
+    ranked = sorted(ready, key=lambda u: (eta.get(u.id, (inf, ""))[0], u.id))[:limit]
+
+    picks: list[Pick] = []
+    for unit in ranked:
+        name = unit.label or unit.id
         has_fix = valid_lon_lat(unit.lon, unit.lat)
         stale = not has_fix or unit.position_at is None or now - unit.position_at > stale_after
-        if located and has_fix:
-            eta = model.minutes(unit.lon, unit.lat, call_lon, call_lat)  # type: ignore[arg-type]
+        if unit.id in eta:
+            minutes, how = eta[unit.id]
             age = "" if not stale else " (position is stale)"
-            reason = f"{name}: available, about {eta:.0f} min away{age}"
+            reason = f"{name}: available, about {minutes:.0f} min away ({how}){age}"
         else:
-            eta = float("inf")
+            minutes = inf
             reason = f"{name}: available; no ETA ({'call location unknown' if not located else 'no GPS fix'})"
-        picks.append(Pick(unit.id, eta, reason, stale))
-    picks.sort(key=lambda p: (p.eta_minutes, p.unit_id))
+        picks.append(Pick(unit.id, minutes, reason, stale))
     if not picks and not shortfalls:
         shortfalls.append(Shortfall(None, "no_units", f"no {unit_kind} units are defined"))
-    return Recommendation(tuple(picks[:limit]), tuple(shortfalls))
+    return Recommendation(tuple(picks), tuple(shortfalls))

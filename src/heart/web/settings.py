@@ -27,8 +27,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "heart.accounts",
     "heart.calls",
     "heart.planning",
+    "heart.teams",
+    "heart.live",
+    "heart.board",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +94,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Leaflet from npm (scripts/frontend.sh) served as /static/leaflet/
+REPO_DIR = BASE_DIR.parent.parent
+STATICFILES_DIRS = [
+    ("leaflet", d)
+    for d in [
+        Path(os.environ.get("HEART_NODE_MODULES", REPO_DIR / "node_modules")) / "leaflet" / "dist"
+    ]
+    if d.is_dir()
+]
+LOGIN_REDIRECT_URL = "home"
 
 HEART_PROGRAM = os.environ.get("HEART_PROGRAM", "durham-heart-2023")
 
@@ -100,3 +114,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HEART_LOG_LEVEL", "WARNING")},
 }
+
+# live operations (issue 3)
+HEART_GPS_STALE_SECONDS = int(os.environ.get("HEART_GPS_STALE_SECONDS", "300"))
+HEART_OSRM_URL = os.environ.get("HEART_OSRM_URL", "")  # e.g. http://127.0.0.1:5000
+HEART_OSRM_TIMEOUT = float(os.environ.get("HEART_OSRM_TIMEOUT", "0.5"))
+HEART_TRAVEL: dict = {}  # TravelModel overrides: road_factor, speed_kmh, turnout_minutes
+HEART_BACKUP_NATURE = "POLICE BACKUP REQUEST"
+HEART_BACKUP_PRIORITY = "1"  # the CAD's top priority
+HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted path; overrides
+# live events across processes: auto = PostgreSQL LISTEN/NOTIFY when the database is
+# PostgreSQL, else in process (one server process). See docs/realtime.md.
+HEART_EVENT_BACKEND = os.environ.get("HEART_EVENT_BACKEND", "auto")
+# optional map tiles for the board, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
+HEART_MAP_TILES = os.environ.get("HEART_MAP_TILES", "")

@@ -1,0 +1,24 @@
+"""Who is acting: a signed-in person, an API client or the system itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    label: str  # "user:<username>", "api:<client>", "system"
+    user: Any = None  # a django User or None
+    api_client: Any = None
+
+    @classmethod
+    def for_user(cls, user) -> Actor:
+        return cls(f"user:{user.get_username()}", user=user)
+
+    @classmethod
+    def for_client(cls, client) -> Actor:
+        return cls(f"api:{client.name}", api_client=client)
+
+
+SYSTEM = Actor("system")

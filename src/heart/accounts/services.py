@@ -1,0 +1,106 @@
+"""Writes for accounts: API clients, audit rows, role membership."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import threading
+import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.accounts.models import ApiClient, AuditEntry, Profile
+from heart.accounts.roles import RESPONDER, ROLES
+from heart.calls.errors import Conflict, Invalid
+
+TOKEN_PREFIX = "heart_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_client(*, name: str, scopes: list[str] | None = None) -> tuple[ApiClient, str]:
+    """Create a client; returns (client, token). The token is shown once, never stored."""
+    name = name.strip()
+    if not name:
+        raise Invalid("name: must not be empty", path="name")
+    scopes = sorted(set(scopes or [ApiClient.Scope.INTAKE]))
+    unknown = set(scopes) - set(ApiClient.Scope.values)
+    if unknown:
+        raise Invalid(
+            f"scope: unknown {sorted(unknown)} (one of {ApiClient.Scope.values})", path="scope"
+        )
+    if ApiClient.objects.filter(name=name).exists():
+        raise Conflict(f"name: an API client called {name!r} exists", path="name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        client = ApiClient.objects.create(
+            name=name, token_hash=hash_token(token), token_prefix=token[:12], scopes=scopes
+        )
+        audit(actor=Actor("system"), action="apiclient.create", obj=client, data={"scopes": scopes})
+    return client, token
+
+
+# token -> client cache per process: intake must not pay a query per request
+_cache: dict[str, tuple[float, ApiClient | None]] = {}
+_cache_lock = threading.Lock()
+CACHE_SECONDS = 30.0
+
+
+def client_for_token(token: str) -> ApiClient | None:
+    digest = hash_token(token)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(digest)
+    if hit and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    client = ApiClient.objects.filter(token_hash=digest, active=True).first()
+    if client is not None and (
+        client.last_used_at is None
+        or timezone.now() - client.last_used_at > dt.timedelta(minutes=5)
+    ):
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[digest] = (now, client)
+    return client
+
+
+def clear_token_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def audit(*, actor: Actor, action: str, obj, data: dict | None = None, at=None) -> AuditEntry:
+    return AuditEntry.objects.create(
+        at=at or timezone.now(),
+        actor=actor.user,
+        actor_label=actor.label,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        data=data or {},
+    )
+
+
+def create_person(
+    *, username: str, password: str, role: str, discipline: str = "", email: str = ""
+):
+    """A user in one role (responders need a discipline)."""
+    if role not in ROLES:
+        raise Invalid(f"role: unknown role {role!r} (one of {list(ROLES)})", path="role")
+    if role == RESPONDER and not discipline:
+        raise Invalid("discipline: a responder needs a discipline", path="discipline")
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, password=password, email=email)
+        user.groups.add(Group.objects.get(name=role))
+        Profile.objects.create(user=user, discipline=discipline)
+    return user

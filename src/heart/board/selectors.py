@@ -1,0 +1,97 @@
+"""Reads for the live pages (board snapshot, program outlines, a responder's call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from django.utils import timezone
+from shapely.geometry import mapping
+
+from heart.calls.intake import current_program
+from heart.calls.models import Call, TimelineEvent
+from heart.domain.dispatch import TRANSITIONS, UnitState
+from heart.teams.models import Assignment, Team
+from heart.teams.selectors import board_teams
+
+BACKUP_SOURCE = "backup"
+
+
+def board_snapshot(*, now: dt.datetime | None = None, limit: int = 300) -> dict:
+    """Everything an open board needs at (re)connection; events keep it current."""
+    now = now or timezone.now()
+    calls = list(
+        Call.objects.filter(state=Call.State.OPEN)
+        .order_by("-received_at")
+        .values(
+            "id",
+            "cad_incident_id",
+            "received_at",
+            "nature",
+            "priority",
+            "route",
+            "reasons",
+            "lon",
+            "lat",
+            "address",
+            "source",
+            "parent_id",
+        )[:limit]
+    )
+    ids = [c["id"] for c in calls]
+    assigned = dict(
+        Assignment.objects.filter(active=True, call_id__in=ids).values_list("call_id", "team_id")
+    )
+    recommended: dict[int, dict] = {}
+    for ev in (
+        TimelineEvent.objects.filter(call_id__in=ids, kind=TimelineEvent.Kind.RECOMMENDED)
+        .order_by("at", "id")
+        .values("call_id", "text", "data")
+    ):
+        picks = (ev["data"] or {}).get("picks") or []
+        recommended[ev["call_id"]] = {
+            "team_id": picks[0]["team_id"] if picks else None,
+            "eta_minutes": picks[0].get("eta_minutes") if picks else None,
+            "reason": ev["text"],
+        }
+    for c in calls:
+        c["team_id"] = assigned.get(c["id"])
+        c["recommended"] = recommended.get(c["id"])
+        c["backup"] = c["source"] == BACKUP_SOURCE
+    current = dict(Team.objects.values_list("id", "current_call_id"))
+    teams = [{**t, "current_call_id": current.get(t["id"])} for t in board_teams(now=now)]
+    return {"now": now, "calls": calls, "teams": teams}
+
+
+@lru_cache(maxsize=4)
+def _areas(program_name: str) -> dict:
+    program = current_program()
+    features = []
+    for key, area in program.areas.items():
+        if area.geometry is None:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"key": key, "label": area.label},
+                "geometry": mapping(area.geometry),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def program_areas() -> dict:
+    """The program's service-area outlines as GeoJSON (no personal data)."""
+    return _areas(current_program().name)
+
+
+def next_statuses(status: str) -> list[str]:
+    """Buttons for a responder: the transitions the table allows, minus those that
+    need another path (dispatch = a dispatcher's assignment; clearing -> available =
+    the disposition form)."""
+    cur = UnitState(status)
+    allowed = TRANSITIONS[cur] - {UnitState.DISPATCHED}
+    if cur is UnitState.CLEARING:
+        allowed -= {UnitState.AVAILABLE}
+    order = list(UnitState)
+    return [s.value for s in sorted(allowed, key=order.index)]

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from heart.board import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("board/", views.board, name="board"),
+    path("board/state", views.board_state, name="board-state"),
+    path("board/areas.geojson", views.areas, name="board-areas"),
+    path("live/events", views.stream, name="live-events"),
+    path("responder/", views.responder, name="responder"),
+    path("responder/status", views.responder_status, name="responder-status"),
+    path("responder/backup", views.responder_backup, name="responder-backup"),
+    path("responder/clear", views.responder_clear, name="responder-clear"),
+    path("ccd/", views.ccd, name="ccd"),
+    path("ccd/<int:call_id>/outcome", views.ccd_outcome, name="ccd-outcome"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,321 @@
+"""The live pages: dispatch board, responder view, crisis call diversion queue, and the
+Server-Sent-Events stream that keeps them current (heart.live.hub).
+
+Pages call the same services as the JSON API; every write is a CSRF-protected POST,
+bad input re-renders the page with a message naming the field (never a 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from heart.accounts.actors import Actor
+from heart.board import selectors
+from heart.board.forms import BackupForm, CcdOutcomeForm, DispositionForm, StatusForm
+from heart.calls.errors import ServiceError
+from heart.calls.intake import current_program, record_ccd_outcome
+from heart.calls.models import Call
+from heart.calls.selectors import ccd_queue
+from heart.live.hub import hub
+from heart.teams.selectors import team_for_user
+from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
+
+HEARTBEAT_SECONDS = 15.0
+
+# words the board's script shows (translated here, passed as JSON)
+BOARD_LABELS = {
+    "assign": _("Assign"),
+    "assigned": _("Assigned to"),
+    "recommended": _("Recommended"),
+    "noTeam": _("No team can go"),
+    "live": _("live"),
+    "offline": _("reconnecting…"),
+    "backup": _("Backup requested by"),
+    "onCall": _("on call"),
+    "stale": _("GPS stale"),
+    "conflict": _("Not assigned"),
+    "soundOn": _("Sound on"),
+    "soundIsOn": _("Sound is on"),
+    "min": _("min"),
+    "backupCall": _("POLICE BACKUP"),
+    "why": _("Why not"),
+    "noPosition": _("no position"),
+}
+
+
+def _need(request, *caps: str) -> None:
+    if not any(request.user.has_perm(f"accounts.{c}") for c in caps):
+        raise PermissionDenied("your role may not open this page")
+
+
+@login_required
+def home(request):
+    u = request.user
+    if u.has_perm("accounts.view_calls"):
+        return redirect("board")
+    if u.has_perm("accounts.respond"):
+        return redirect("responder")
+    if u.has_perm("accounts.ccd_queue"):
+        return redirect("ccd")
+    return render(request, "board/home.html")
+
+
+# ------------------------------------------------------------------ board
+
+
+@login_required
+def board(request):
+    _need(request, "view_calls")
+    from django.conf import settings
+
+    config = {
+        "canDispatch": request.user.has_perm("accounts.dispatch"),
+        "program": current_program().name,
+        "staleSeconds": _stale_seconds(),
+        "tiles": getattr(settings, "HEART_MAP_TILES", ""),
+        "t": {k: str(v) for k, v in BOARD_LABELS.items()},
+    }
+    return render(request, "board/board.html", {"config": config})
+
+
+def _stale_seconds() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "HEART_GPS_STALE_SECONDS", 300))
+
+
+@login_required
+@require_GET
+def board_state(request):
+    _need(request, "view_calls")
+    return JsonResponse(selectors.board_snapshot())
+
+
+@login_required
+@require_GET
+def areas(request):
+    _need(request, "view_calls", "respond")
+    return JsonResponse(selectors.program_areas())
+
+
+# ------------------------------------------------------------------ the event stream
+
+
+def _board_filter(name: str, payload: dict) -> dict:
+    return payload
+
+
+def _team_filter(team_id: int):
+    """A responder hears only about their own team, and only ids and statuses."""
+
+    def filt(name: str, payload: dict) -> dict | None:
+        if payload.get("team_id") != team_id or name == "avl.positions":
+            return None
+        return {k: payload[k] for k in ("team_id", "call_id", "status") if k in payload}
+
+    return filt
+
+
+async def stream(request):
+    """text/event-stream of live events. ?scope=board (view_calls) or team (respond)."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"detail": "authentication required"}, status=401)
+    scope = request.GET.get("scope", "board")
+    if scope == "board":
+        if not await sync_to_async(user.has_perm)("accounts.view_calls"):
+            return JsonResponse({"detail": "your role may not see the board"}, status=403)
+        filt = _board_filter
+    elif scope == "team":
+        if not await sync_to_async(user.has_perm)("accounts.respond"):
+            return JsonResponse({"detail": "your role does not act for a team"}, status=403)
+        team = await sync_to_async(team_for_user)(user=user)
+        if team is None:
+            return JsonResponse({"detail": "you are not on shift with a team"}, status=403)
+        filt = _team_filter(team.pk)
+    else:
+        return JsonResponse({"detail": "scope: one of board, team"}, status=422)
+
+    client = hub.connect(filt)
+
+    async def events():
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while True:
+                try:
+                    item = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield ": ping\n\n"
+                    continue
+                if item is None or client.overflowed:
+                    break
+                yield item
+        finally:
+            hub.disconnect(client)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# ------------------------------------------------------------------ responder
+
+
+def _responder_context(request, **extra) -> dict:
+    team = team_for_user(user=request.user)
+    call = None
+    if team is not None and team.current_call_id:
+        call = Call.objects.filter(pk=team.current_call_id).prefetch_related("timeline").first()
+    return {
+        "team": team,
+        "call": call,
+        "next_statuses": selectors.next_statuses(team.status) if team else [],
+        "can_clear": bool(
+            team and call and team.status in ("on_scene", "transporting", "clearing")
+        ),
+        "can_backup": bool(team and call),
+        "disposition_form": extra.pop("disposition_form", None) or DispositionForm(),
+        "error": extra.pop("error", None),
+        "message": extra.pop("message", None),
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+@login_required
+def responder(request):
+    _need(request, "respond")
+    return render(request, "board/responder.html", _responder_context(request))
+
+
+def _responder_team(request):
+    _need(request, "respond")
+    team = team_for_user(user=request.user)
+    if team is None:
+        raise PermissionDenied("you are not on shift with a team")
+    return team
+
+
+def _fail(request, exc: ServiceError, **extra):
+    return render(
+        request,
+        "board/responder.html",
+        _responder_context(request, error=exc.message, **extra),
+        status=exc.status,
+    )
+
+
+@login_required
+@require_POST
+def responder_status(request):
+    team = _responder_team(request)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _fail(request, _invalid("status", form))
+    try:
+        if form.cleaned_data["status"] == "dispatched":
+            raise ServiceError("status: a dispatcher assigns calls", path="status")
+        change_status(
+            team=team, status=form.cleaned_data["status"], actor=Actor.for_user(request.user)
+        )
+    except ServiceError as exc:
+        return _fail(request, exc)
+    return redirect("responder")
+
+
+@login_required
+@require_POST
+def responder_backup(request):
+    team = _responder_team(request)
+    form = BackupForm(request.POST)
+    if not form.is_valid():
+        return _fail(request, _invalid("note", form))
+    try:
+        request_backup(
+            team=team, actor=Actor.for_user(request.user), note=form.cleaned_data["note"]
+        )
+    except ServiceError as exc:
+        return _fail(request, exc)
+    return redirect(reverse("responder") + "?backup=1")
+
+
+@login_required
+@require_POST
+def responder_clear(request):
+    team = _responder_team(request)
+    form = DispositionForm(request.POST)
+    if not form.is_valid():
+        return _fail(request, _invalid(None, form), disposition_form=form)
+    try:
+        clear_call(
+            team=team,
+            disposition=DispositionInput(**form.cleaned_data),
+            actor=Actor.for_user(request.user),
+        )
+    except ServiceError as exc:
+        form.add_error(exc.path if exc.path in form.fields else None, exc.message)
+        return _fail(request, exc, disposition_form=form)
+    return redirect(reverse("responder") + "?cleared=1")
+
+
+def _invalid(field: str | None, form) -> ServiceError:
+    from heart.calls.errors import Invalid
+
+    name, errs = next(iter(form.errors.items()))
+    return Invalid(f"{name}: {' '.join(errs)}", path=name if name != "__all__" else "")
+
+
+# ------------------------------------------------------------------ crisis call diversion
+
+
+@login_required
+def ccd(request):
+    _need(request, "ccd_queue")
+    return render(request, "board/ccd.html", {"queue": list(ccd_queue()), "now": timezone.now()})
+
+
+@login_required
+@require_POST
+def ccd_outcome(request, call_id: int):
+    _need(request, "ccd_queue")
+    form = CcdOutcomeForm(request.POST)
+    call = Call.objects.filter(pk=call_id).first()
+    error, status = None, 200
+    if call is None:
+        error, status = f"call: no call {call_id}", 404
+    elif not form.is_valid():
+        err = _invalid(None, form)
+        error, status = err.message, err.status
+    else:
+        try:
+            record_ccd_outcome(
+                call=call,
+                outcome=form.cleaned_data["outcome"],
+                notes=form.cleaned_data["notes"],
+                actor=Actor.for_user(request.user),
+            )
+        except ServiceError as exc:
+            error, status = exc.message, exc.status
+    if error is None:
+        return redirect("ccd")
+    return render(
+        request,
+        "board/ccd.html",
+        {"queue": list(ccd_queue()), "now": timezone.now(), "error": error},
+        status=status,
+    )
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,32 @@
+"""Errors raised by the live services; the API maps them to HTTP status codes."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class Invalid(ServiceError):
+    """Input that cannot be used (422): names the field path and the problem."""
+
+    status = 422
+
+
+class Conflict(ServiceError):
+    """The current state does not allow it, e.g. another dispatcher was first (409)."""
+
+    status = 409
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Forbidden(ServiceError):
+    status = 403

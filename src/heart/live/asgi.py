@@ -1,0 +1,13 @@
+"""The ASGI application `heart serve` runs: Django + its static files (Leaflet, CSS, JS).
+
+ASGIStaticFilesHandler serves /static/ from the finders (app static dirs and
+node_modules/leaflet/dist), so no separate web server is needed for a small site.
+"""
+
+import os
+
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heart.web.settings")
+application = ASGIStaticFilesHandler(get_asgi_application())

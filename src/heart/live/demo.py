@@ -1,0 +1,409 @@
+"""`heart serve --demo`: seed the Durham program's teams and one account per role, then
+replay synthetic calls and moving teams on an accelerated clock.
+
+Everything goes through the services a real shift uses: calls through
+:func:`heart.calls.intake.receive_call`, positions through
+:func:`heart.teams.services.record_positions`, statuses through ``change_status``,
+dispositions through ``clear_call``. The replay thread stops on :meth:`Replay.stop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import math
+import os
+import random
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.accounts.roles import RESPONDER, ROLES
+
+log = logging.getLogger(__name__)
+
+# team start positions ("stations") inside the Durham city outline
+STATIONS = {
+    "HEART 1": (-78.8986, 35.9940),
+    "HEART 2": (-78.8700, 35.9850),
+    "HEART 3": (-78.9050, 36.0300),
+    "HEART 4": (-78.9300, 35.9550),
+}
+DISCIPLINES = ("clinician", "peer_support", "emt")
+DEMO_CAD = Actor("demo:cad")
+DEMO_DISPATCH = Actor("demo:dispatcher")
+
+DEMO_PROGRAM = """# written by `heart serve --demo`: the Durham rules, staffed around the clock so the
+# board is live at any hour of the day (the real program runs 08:00-20:00).
+[program]
+extends = "{base}"
+name = "durham-heart-demo"
+title = "Durham HEART (demo: around the clock)"
+
+[units.crt]
+periods = [{{ from = 2023-10-23, area = "city", hours = [{{ days = "daily", start = "00:00", end = "24:00" }}] }}]
+
+[units.ccd]
+periods = [{{ from = 2023-10-23, area = "city", hours = [{{ days = "daily", start = "00:00", end = "24:00" }}] }}]
+
+[units.co_response]
+periods = [{{ from = 2023-10-23, area = "city", hours = [{{ days = "daily", start = "00:00", end = "24:00" }}] }}]
+"""
+
+
+def demo_program_path() -> Path:
+    from heart.domain.program import load_program, resolve_program_path
+
+    base = resolve_program_path("durham-heart-2023")
+    out = Path(settings.DATA_DIR) / "demo" / "durham-heart-demo.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(DEMO_PROGRAM.format(base=base.as_posix()))
+    # outlines are read relative to the file that names them: bring them along
+    shutil.copytree(base.parent / "durham", out.parent / "durham", dirs_exist_ok=True)
+    load_program(out)  # fail here, before serving, if the file is wrong
+    return out
+
+
+@dataclass
+class Seeded:
+    accounts: list[tuple[str, str, str]]  # (role, username, password)
+    team_members: dict[str, list[str]]
+
+
+def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seeded:
+    """Teams, shifts and accounts (idempotent: a second run resets passwords and statuses)."""
+    from django.contrib.auth import get_user_model
+
+    from heart.accounts.services import create_person
+    from heart.teams.models import Shift, Team
+    from heart.teams.services import Fix, create_team, record_positions, start_shift
+
+    now = now or timezone.now()
+    password = password or os.environ.get("HEART_DEMO_PASSWORD") or secrets.token_urlsafe(8)
+    User = get_user_model()
+
+    def person(username: str, role: str, discipline: str = ""):
+        u = User.objects.filter(username=username).first()
+        if u is None:
+            u = create_person(
+                username=username, password=password, role=role, discipline=discipline
+            )
+        else:
+            u.set_password(password)
+            u.save(update_fields=["password"])
+        return u
+
+    accounts = []
+    for role in ROLES:
+        if role == RESPONDER:
+            continue
+        person(role, role)
+        accounts.append((role, role, password))
+    members: dict[str, list[str]] = {}
+    for i, (name, (lon, lat)) in enumerate(STATIONS.items(), 1):
+        team = Team.objects.filter(name=name).first() or create_team(name=name)
+        crew = []
+        for d in DISCIPLINES:
+            username = "responder" if (i == 1 and d == "clinician") else f"heart{i}-{d}"
+            crew.append((person(username, RESPONDER, d), d))
+        members[name] = [u.get_username() for u, _ in crew]
+        if not Shift.objects.filter(team=team, starts_at__lte=now, ends_at__gt=now).exists():
+            start_shift(
+                team=team,
+                members=crew,
+                starts_at=now - dt.timedelta(hours=1),
+                ends_at=now + dt.timedelta(hours=24),
+            )
+        reset_team(team)
+        record_positions(team=team, fixes=[Fix(lon, lat, now)], actor=DEMO_DISPATCH, now=now)
+    accounts.append((RESPONDER, "responder", password))
+    return Seeded(accounts, members)
+
+
+# walk a team back to available through the transition table (a previous demo run)
+_BACK = {
+    "dispatched": ["available"],
+    "en_route": ["available"],
+    "on_scene": ["clearing", "available"],
+    "transporting": ["clearing", "available"],
+    "clearing": ["available"],
+    "out_of_service": ["available"],
+}
+
+
+def reset_team(team) -> None:
+    from heart.calls.models import Call
+    from heart.calls.services import close_call
+    from heart.teams.services import change_status
+
+    call_id = team.current_call_id
+    for status in _BACK.get(team.status, []):
+        change_status(team=team, status=status, actor=DEMO_DISPATCH, note="demo restart")
+    if call_id:
+        with transaction.atomic():
+            c = Call.objects.select_for_update().get(pk=call_id)
+            if c.state == Call.State.OPEN:
+                close_call(call=c, actor=DEMO_DISPATCH, text="Closed: demo restart")
+
+
+def close_stale_demo_calls() -> int:
+    """Open calls from an earlier replay would clutter the board: close them."""
+    from heart.calls.models import Call
+    from heart.calls.services import close_call
+
+    n = 0
+    for c in Call.objects.filter(state=Call.State.OPEN, source__in=["demo", "backup"]):
+        with transaction.atomic():
+            close_call(call=c, actor=DEMO_DISPATCH, text="Closed: demo restart")
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------------- replay
+
+
+def _toward(lon, lat, to_lon, to_lat, km: float) -> tuple[float, float, bool]:
+    """Move up to ``km`` along the straight line; (lon, lat, arrived)."""
+    dx = (to_lon - lon) * 111.32 * math.cos(math.radians(lat))
+    dy = (to_lat - lat) * 110.57
+    dist = math.hypot(dx, dy)
+    if dist <= km or dist == 0:
+        return to_lon, to_lat, True
+    f = km / dist
+    return lon + (to_lon - lon) * f, lat + (to_lat - lat) * f, False
+
+
+@dataclass
+class TeamPlan:
+    team_id: int
+    station: tuple[float, float]
+    on_scene_until: float | None = None  # sim seconds
+    backup_done: bool = False
+
+
+@dataclass
+class Replay:
+    """Synthetic calls and field teams on a clock ``speed`` times faster than real time."""
+
+    speed: float = 30.0
+    calls_per_hour: float = 12.0  # simulated hours
+    auto_dispatch_after: float = 180.0  # sim seconds a call may wait for a human dispatcher
+    seed: int = 11
+    tick: float = 1.0  # real seconds
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    stats: dict = field(default_factory=lambda: {"calls": 0, "positions": 0, "cleared": 0})
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="heart-demo-replay", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    # -- the loop
+    def _run(self) -> None:
+        try:
+            self._setup()
+            while not self.stop_event.wait(self.tick):
+                try:
+                    self._step()
+                except Exception:  # a human raced us (409) or SQLite was busy: next tick
+                    log.warning("demo replay step failed", exc_info=True)
+                finally:
+                    close_old_connections()
+        finally:
+            connection.close()
+
+    def _setup(self) -> None:
+        from heart.calls.intake import current_program
+        from heart.demo import demo_natures
+        from heart.synthetic import generate_calls
+        from heart.teams.models import Team
+
+        self.rng = random.Random(self.seed)
+        program = current_program()
+        natures, weights = demo_natures(program)
+        city = program.areas["city"].geometry
+        self.frame = generate_calls(
+            5000,
+            natures=natures,
+            nature_weights=weights,
+            area=city,
+            start=dt.date.today(),
+            days=1,
+            timezone=program.timezone,
+            seed=self.seed,
+        ).to_dicts()
+        self.rng.shuffle(self.frame)
+        self.sim = 0.0
+        self.next_call = 5.0  # the first call arrives a few seconds after start
+        self.run_id = secrets.token_hex(3)
+        self.plans = {
+            t.pk: TeamPlan(t.pk, STATIONS.get(t.name, (t.lon, t.lat)))
+            for t in Team.objects.filter(name__in=list(STATIONS))
+        }
+
+    def _step(self) -> None:
+        dt_sim = self.tick * self.speed
+        self.sim += dt_sim
+        while self.sim >= self.next_call and self.stats["calls"] < len(self.frame):
+            self._new_call(self.frame[self.stats["calls"]])
+            self.next_call += self.rng.expovariate(self.calls_per_hour / 3600.0)
+        self._dispatch_waiting()
+        self._move_teams(dt_sim)
+        self._tidy_calls()
+
+    def _new_call(self, row: dict) -> None:
+        from heart.calls.intake import receive_call
+        from heart.domain.triage import CallInput
+
+        i = self.stats["calls"]
+        self.stats["calls"] += 1
+        receive_call(
+            call=CallInput(
+                received_at=timezone.now(),
+                nature=row["nature"],
+                priority=row["priority"],
+                lon=row["lon"],
+                lat=row["lat"],
+                narrative=row["narrative"],
+                weapon_flag=row["weapon"] == "Y" or None,
+                violence_flag=row["violence"] == "Y" or None,
+            ),
+            actor=DEMO_CAD,
+            cad_incident_id=f"demo-{self.run_id}-{i:05d}",
+            source="demo",
+            address=f"{100 + (i * 37) % 4800} Demo St, Durham NC",
+        )
+
+    def _dispatch_waiting(self) -> None:
+        """Calls no human assigned within ``auto_dispatch_after`` sim seconds."""
+        from heart.calls.errors import Conflict
+        from heart.calls.intake import current_program
+        from heart.calls.models import Call
+        from heart.teams.models import Team
+        from heart.teams.selectors import recommendation_for
+        from heart.teams.services import assign_team
+
+        if self.auto_dispatch_after < 0:
+            return
+        wait = dt.timedelta(seconds=self.auto_dispatch_after / self.speed)
+        program = current_program()
+        for call in Call.objects.filter(
+            state=Call.State.OPEN,
+            route__in=["crt", "co_response"],
+            assignments__isnull=True,
+            received_at__lte=timezone.now() - wait,
+            source="demo",
+        )[:5]:
+            rec = recommendation_for(call=call, program=program, unit_key="crt")
+            if rec is None or rec.best is None:
+                continue
+            with contextlib.suppress(Conflict):
+                assign_team(
+                    call=call,
+                    team=Team.objects.get(pk=int(rec.best.unit_id)),
+                    actor=DEMO_DISPATCH,
+                    program=program,
+                )
+
+    def _move_teams(self, dt_sim: float) -> None:
+        from heart.calls.models import Call
+        from heart.teams.models import Team
+        from heart.teams.services import (
+            DispositionInput,
+            Fix,
+            change_status,
+            clear_call,
+            record_positions,
+            request_backup,
+        )
+
+        now = timezone.now()
+        km = 40.0 * dt_sim / 3600.0  # 40 km/h in town
+        for team in Team.objects.filter(pk__in=list(self.plans)):
+            plan = self.plans[team.pk]
+            if team.lon is None:
+                continue
+            target = None
+            if team.status == "dispatched":
+                change_status(team=team, status="en_route", actor=Actor("demo:" + team.name))
+                continue
+            if team.status == "en_route" and team.current_call_id:
+                call = Call.objects.get(pk=team.current_call_id)
+                target = (call.lon, call.lat) if call.lon is not None else (team.lon, team.lat)
+            elif team.status == "available":
+                target = plan.station
+            elif team.status == "on_scene":
+                if plan.on_scene_until is None:
+                    plan.on_scene_until = self.sim + self.rng.uniform(15, 40) * 60
+                    plan.backup_done = False
+                if not plan.backup_done and self.rng.random() < 0.002 * dt_sim / 30:
+                    plan.backup_done = True
+                    request_backup(team=team, actor=Actor("demo:" + team.name))
+                if self.sim >= plan.on_scene_until:
+                    plan.on_scene_until = None
+                    outcome = self.rng.choices(
+                        ["resolved_on_scene", "transported", "referred", "refused"],
+                        [55, 15, 20, 10],
+                    )[0]
+                    clear_call(
+                        team=team,
+                        disposition=DispositionInput(
+                            outcome=outcome,
+                            destination="Durham Recovery Response Center"
+                            if outcome == "transported"
+                            else "",
+                            referred_to="Alliance Health" if outcome == "referred" else "",
+                        ),
+                        actor=Actor("demo:" + team.name),
+                    )
+                    self.stats["cleared"] += 1
+                continue
+            if target is None or target[0] is None:
+                continue
+            if (team.lon, team.lat) == tuple(target):
+                continue
+            lon, lat, arrived = _toward(team.lon, team.lat, target[0], target[1], km)
+            record_positions(
+                team=team, fixes=[Fix(lon, lat, now)], actor=Actor("demo:avl"), now=now
+            )
+            self.stats["positions"] += 1
+            if arrived and team.status == "en_route":
+                change_status(team=team, status="on_scene", actor=Actor("demo:" + team.name))
+
+    def _tidy_calls(self) -> None:
+        """Police and crisis-line calls are worked elsewhere in the demo: close them after
+        a while so the board shows what HEART dispatchers watch."""
+        from heart.calls.intake import record_ccd_outcome
+        from heart.calls.models import Call
+        from heart.calls.services import close_call
+        from heart.live.events import publish_on_commit
+
+        cutoff = timezone.now() - dt.timedelta(seconds=12 * 60 / self.speed)
+        for c in Call.objects.filter(
+            state=Call.State.OPEN, source__in=["demo", "backup"], received_at__lte=cutoff
+        ).exclude(route__in=["crt", "co_response"])[:10]:
+            if c.route == "ccd":
+                if not hasattr(c, "ccd_outcome"):
+                    outcome = self.rng.choice(
+                        ["resolved_by_phone", "resolved_by_phone", "hand_back"]
+                    )
+                    record_ccd_outcome(call=c, outcome=outcome, actor=Actor("demo:clinician"))
+                continue
+            if c.source == "backup" and c.parent and c.parent.state == Call.State.OPEN:
+                continue
+            with transaction.atomic():
+                close_call(call=c, actor=DEMO_DISPATCH, text="Closed: handled by police (demo)")
+                publish_on_commit("call.closed", {"call_id": c.pk, "team_id": None, "outcome": ""})

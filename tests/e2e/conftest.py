@@ -1,0 +1,111 @@
+"""Browser tests: Debian's chromium driven by Playwright, against `heart serve --demo`.
+
+Locally they skip when /usr/bin/chromium or Playwright is missing; under CI (env CI
+set) they fail instead, so a broken set-up cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("HEART_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "e2e-pass-123"
+
+
+def _missing(what: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (required under CI: run scripts/setup.sh)")
+    pytest.skip(what)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} not found (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
+    if not (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists():
+        _missing("Leaflet is not installed (bash scripts/frontend.sh)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, browser):
+    """`heart serve --demo --no-replay` on a free port with its own SQLite file."""
+    import httpx
+
+    data = tmp_path_factory.mktemp("heart-e2e")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HEART_PROGRAM")}
+    env.update(HEART_DATA_DIR=str(data), HEART_DEMO_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1")
+    heart = shutil.which("heart", path=str(Path(sys.executable).parent)) or "heart"
+    port = _free_port()
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [heart, "serve", "--demo", "--no-replay", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            pytest.fail("heart serve did not start:\n" + (data / "server.log").read_text())
+        time.sleep(0.3)
+    token = subprocess.run(
+        [heart, "apiclient", "create", "cad-e2e"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    yield {"base": base, "token": token, "log": data / "server.log"}
+    proc.send_signal(2)  # Ctrl-C: the server stops cleanly
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

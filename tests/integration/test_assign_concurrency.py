@@ -1,0 +1,119 @@
+"""Many dispatchers assigning at the same moment: exactly one wins (PostgreSQL only).
+
+SQLite serialises writers itself (IMMEDIATE transactions), so this runs only where
+row locks matter: `HEART_TEST_DB_NAME=test_live DATABASE_URL=postgres://… pytest -m db`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.calls.errors import Conflict
+from heart.calls.intake import current_program
+from heart.calls.models import Call
+from heart.teams.models import Assignment, Team
+from heart.teams.services import assign_team
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+N = 16
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("row-lock concurrency test: PostgreSQL only")
+
+
+def _race(jobs):
+    """Run jobs at the same instant on separate connections; (wins, conflicts, errors)."""
+    barrier = threading.Barrier(len(jobs))
+    wins, conflicts, errors = [], [], []
+
+    def run(job):
+        try:
+            barrier.wait()
+            wins.append(job())
+        except Conflict as exc:
+            conflicts.append(exc.message)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return wins, conflicts, errors
+
+
+def _call():
+    return Call.objects.create(
+        received_at=timezone.now(), nature="CRISIS", route="crt", rules_version="v", program="p"
+    )
+
+
+def test_many_dispatchers_same_team(staffed_team):
+    team = staffed_team("Contested")
+    calls = [_call() for _ in range(N)]
+    program = current_program()
+    jobs = [
+        (
+            lambda c=c, i=i: assign_team(
+                call=c, team=team, actor=Actor(f"user:d{i}"), program=program
+            )
+        )
+        for i, c in enumerate(calls)
+    ]
+    wins, conflicts, errors = _race(jobs)
+    assert errors == []
+    assert len(wins) == 1 and len(conflicts) == N - 1
+    assert all("not available" in m or "dispatched" in m for m in conflicts), conflicts[:3]
+    assert Assignment.objects.filter(team=team, active=True).count() == 1
+    assert Team.objects.get(pk=team.pk).status == "dispatched"
+
+
+def test_many_dispatchers_same_call(staffed_team):
+    teams = [staffed_team(f"T{i}") for i in range(N)]
+    call = _call()
+    program = current_program()
+    jobs = [
+        (
+            lambda t=t, i=i: assign_team(
+                call=call, team=t, actor=Actor(f"user:d{i}"), program=program
+            )
+        )
+        for i, t in enumerate(teams)
+    ]
+    wins, conflicts, errors = _race(jobs)
+    assert errors == []
+    assert len(wins) == 1 and len(conflicts) == N - 1
+    assert all("already assigned" in m for m in conflicts), conflicts[:3]
+    assert Assignment.objects.filter(call=call, active=True).count() == 1
+    assert Team.objects.filter(status="dispatched").count() == 1
+    assert Team.objects.filter(status="available").count() == N - 1
+
+
+def test_crossed_assignments_do_not_deadlock(staffed_team):
+    """Pairs of (call, team) crossing each other: each call and team used at most once."""
+    teams = [staffed_team(f"X{i}") for i in range(4)]
+    calls = [_call() for _ in range(4)]
+    program = current_program()
+    jobs = [
+        (lambda c=c, t=t: assign_team(call=c, team=t, actor=Actor("user:x"), program=program))
+        for c in calls
+        for t in teams
+    ]
+    wins, conflicts, errors = _race(jobs)
+    assert errors == []
+    assert len(wins) + len(conflicts) == 16
+    active = Assignment.objects.filter(active=True)
+    assert len({a.call_id for a in active}) == active.count() == len(wins)
+    assert len({a.team_id for a in active}) == active.count()

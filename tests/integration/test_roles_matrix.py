@@ -1,0 +1,211 @@
+"""Every role against every endpoint (the matrix in docs/roles.md).
+
+Allowed: the response is neither 401 nor 403 (it may still be 409/422 for the state
+the fixture leaves things in). Denied: 403 for a signed-in person, 401 without one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from heart.accounts.actors import SYSTEM
+from heart.accounts.roles import (
+    ADMIN,
+    ANALYST,
+    CALL_TAKER,
+    CARE_NAVIGATOR,
+    CRISIS_CLINICIAN,
+    DISPATCHER,
+    RESPONDER,
+    ROLES,
+    SUPERVISOR,
+)
+from heart.calls.models import Call
+from heart.teams.services import assign_team
+from tests.integration.conftest import DURHAM
+
+pytestmark = pytest.mark.django_db
+
+INTAKE = {CALL_TAKER, DISPATCHER, SUPERVISOR, ADMIN}
+VIEW = {CALL_TAKER, DISPATCHER, CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
+DISPATCH = {DISPATCHER, SUPERVISOR, ADMIN}
+CCD = {CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
+TEAM_ACT = DISPATCH | {RESPONDER}  # responders: only their own team
+
+NOW = "2024-03-05T10:00:00-05:00"
+CALL = {"received_at": NOW, "nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[1]}
+
+# (name, method, url template, body, roles allowed)
+MATRIX = [
+    ("intake eido", "post", "/api/calls/eido", "EIDO", INTAKE),
+    ("intake json", "post", "/api/calls", CALL, INTAKE),
+    ("list calls", "get", "/api/calls", None, VIEW),
+    ("call detail", "get", "/api/calls/{c1}", None, VIEW | {RESPONDER}),
+    ("recommendation", "get", "/api/calls/{c4}/recommendation", None, DISPATCH),
+    ("assign", "post", "/api/calls/{c4}/assign", {"team_id": "{t2}"}, DISPATCH),
+    (
+        "co-response",
+        "post",
+        "/api/calls/{c3}/co-response",
+        {"clinician_username": "{clin}", "police_call_sign": "D1-1"},
+        DISPATCH,
+    ),
+    ("ccd queue", "get", "/api/ccd/queue", None, CCD),
+    ("ccd outcome", "post", "/api/calls/{c2}/ccd-outcome", {"outcome": "hand_back"}, CCD),
+    ("follow-ups", "get", "/api/follow-ups", None, {CARE_NAVIGATOR, SUPERVISOR, ADMIN}),
+    ("reports", "get", "/api/reports/summary", None, {ANALYST, SUPERVISOR, ADMIN}),
+    ("teams", "get", "/api/teams", None, VIEW),
+    ("create team", "post", "/api/teams", {"name": "New team"}, {SUPERVISOR, ADMIN}),
+    (
+        "create shift",
+        "post",
+        "/api/teams/{t2}/shifts",
+        {
+            "starts_at": NOW,
+            "ends_at": "2024-03-05T20:00:00-05:00",
+            "members": [{"username": "{clin}", "discipline": "clinician"}],
+        },
+        {SUPERVISOR, ADMIN},
+    ),
+    ("team status", "post", "/api/teams/{t1}/status", {"status": "en_route"}, TEAM_ACT),
+    ("backup", "post", "/api/teams/{t1}/backup", {}, TEAM_ACT),
+    ("clear", "post", "/api/teams/{t1}/clear", {"outcome": "refused"}, TEAM_ACT),
+    ("me", "get", "/api/me", None, {RESPONDER}),
+    (
+        "avl",
+        "post",
+        "/api/avl",
+        {"fixes": [{"lon": DURHAM[0], "lat": DURHAM[1], "recorded_at": "{now}"}]},
+        {RESPONDER},
+    ),
+    ("call-taker form", "get", "/calls/new", None, INTAKE),
+]
+
+
+@pytest.fixture
+def world(person, staffed_team):
+    """Two teams on shift, a call on team 1, a ccd, a co_response and an open crt call."""
+
+    def make(user):
+        now = timezone.now()
+        members = None
+        if user is not None and user.groups.filter(name=RESPONDER).exists():
+            members = [
+                (user, "clinician"),
+                (person(RESPONDER, "peer_support"), "peer_support"),
+                (person(RESPONDER, "emt"), "emt"),
+            ]
+        t1 = staffed_team("T1", now=now, members=members)
+        t2 = staffed_team("T2", now=now)
+
+        def call(route, **kw):
+            return Call.objects.create(
+                received_at=now, nature="CRISIS", route=route, rules_version="v", program="p", **kw
+            )
+
+        c1, c2, c3, c4 = call("crt"), call("ccd"), call("co_response"), call("crt")
+        from heart.calls.intake import current_program
+
+        assign_team(call=c1, team=t1, actor=SYSTEM, program=current_program(), now=now)
+        clin = person(CRISIS_CLINICIAN)
+        return {
+            "c1": c1.pk,
+            "c2": c2.pk,
+            "c3": c3.pk,
+            "c4": c4.pk,
+            "t1": t1.pk,
+            "t2": t2.pk,
+            "clin": clin.username,
+            "now": now.isoformat(),
+        }
+
+    return make
+
+
+def _fill(value, ids):
+    if isinstance(value, str):
+        out = value
+        for k, v in ids.items():
+            out = out.replace("{" + k + "}", str(v))
+        return int(out) if value in ("{t2}",) else out
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def _request(client, method, url, body, ids):
+    url = _fill(url, ids)
+    if body == "EIDO":
+        from tests.integration.test_api_intake import eido
+
+        body = eido()
+    if method == "get":
+        return client.get(url)
+    return client.post(
+        url, data=json.dumps(_fill(body, ids) or {}), content_type="application/json"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("name", "method", "url", "body", "allowed"), MATRIX, ids=[m[0] for m in MATRIX]
+)
+def test_role_endpoint(role, name, method, url, body, allowed, person, world):
+    user = person(role)
+    ids = world(user)
+    client = Client()
+    client.force_login(user)
+    r = _request(client, method, url, body, ids)
+    if role in allowed:
+        assert r.status_code not in (401, 403), (role, name, r.status_code, r.content[:300])
+        assert r.status_code < 500
+    else:
+        assert r.status_code == 403, (role, name, r.status_code, r.content[:300])
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "url", "body", "allowed"), MATRIX, ids=[m[0] for m in MATRIX]
+)
+def test_anonymous_is_refused(name, method, url, body, allowed, world):
+    ids = world(None)
+    r = _request(Client(), method, url, body, ids)
+    assert r.status_code in (401, 302), (name, r.status_code)  # 302: the form's sign-in
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "url", "body", "allowed"), MATRIX, ids=[m[0] for m in MATRIX]
+)
+def test_intake_client_token_only_intakes(name, method, url, body, allowed, world):
+    from heart.accounts.services import clear_token_cache, create_api_client
+
+    clear_token_cache()
+    _, token = create_api_client(name="cad", scopes=["intake"])
+    ids = world(None)
+    r = _request(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), method, url, body, ids)
+    if name in ("intake eido", "intake json"):
+        assert r.status_code in (200, 201), r.content
+    elif name == "call-taker form":
+        assert r.status_code == 302  # HTML pages need a person
+    else:
+        assert r.status_code == 403, (name, r.status_code)
+
+
+def test_responder_cannot_act_for_another_team(person, world):
+    user = person(RESPONDER)
+    ids = world(user)
+    client = Client()
+    client.force_login(user)
+    r = client.post(
+        f"/api/teams/{ids['t2']}/status",
+        data=json.dumps({"status": "out_of_service"}),
+        content_type="application/json",
+    )
+    assert r.status_code == 403 and "not on shift with T2" in r.json()["detail"]
+    r = client.get(f"/api/calls/{ids['c4']}")
+    assert r.status_code == 403
