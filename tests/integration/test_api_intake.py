@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -15,7 +14,17 @@ from tests.integration.conftest import DURHAM
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = json.loads((Path(__file__).parent.parent / "fixtures" / "eido_sample.json").read_text())
+SAMPLE: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _nena_sample(shared_dir):
+    """The NENA EIDO sample, read from ../shared (never copied into the repository)."""
+    SAMPLE.clear()
+    SAMPLE.update(
+        json.loads((shared_dir / "standards/eido/sample_call_transfer_eido.json").read_text())
+    )
+
 
 PIDF_POINT = (
     '<presence xmlns="urn:ietf:params:xml:ns:pidf" '
