@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "heart.calls",
     "heart.teams",
     "heart.live",
+    "heart.care",
 ]
 
 MIDDLEWARE = [
@@ -111,3 +112,6 @@ HEART_TRAVEL: dict = {}  # TravelModel overrides: road_factor, speed_kmh, turnou
 HEART_BACKUP_NATURE = "POLICE BACKUP REQUEST"
 HEART_BACKUP_PRIORITY = "1"  # the CAD's top priority
 HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted path; "" = in process
+
+# care navigation (issue 4): keys of heart.domain.care.CareRules (docs/care.md)
+HEART_CARE: dict = {}  # e.g. {"follow_up_due_hours": 48, "max_failed_attempts": 3}
