@@ -10,7 +10,7 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import require
@@ -363,7 +363,7 @@ def search(request, q: str = ""):
 @router.post("/people", response={201: PersonOut, **ERR})
 def create_person(request, payload: PersonIn):
     p = services.create_person(actor=_a(request), ip=client_ip(request), **payload.dict())
-    return 201, _person_out(p)
+    return Status(201, _person_out(p))
 
 
 @router.get("/people/{person_id}", response={200: PersonOut, **ERR})
@@ -493,7 +493,7 @@ def providers(request, service: str = ""):
 
 @router.post("/providers", response={201: ProviderOut, **ERR})
 def create_provider(request, payload: ProviderIn):
-    return 201, _provider_out(services.create_provider(actor=_a(request), **payload.dict()))
+    return Status(201, _provider_out(services.create_provider(actor=_a(request), **payload.dict())))
 
 
 def _referral_out(r) -> dict:
@@ -510,7 +510,7 @@ def _referral_out(r) -> dict:
 @router.post("/referrals", response={201: ReferralOut, **ERR})
 def create_referral(request, payload: ReferralIn):
     r = services.create_referral(actor=_a(request), ip=client_ip(request), **payload.dict())
-    return 201, _referral_out(r)
+    return Status(201, _referral_out(r))
 
 
 @router.post("/referrals/{referral_id}/status", response={200: ReferralOut, **ERR})

@@ -862,4 +862,5 @@ def erase_person(
             data={"legal_basis": legal_basis},
             at=now,
         )
+    p.refresh_from_db()
     return p
