@@ -21,3 +21,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+# browser assets (Leaflet) from the npm registry, served as static files
+bash scripts/frontend.sh

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
+bash scripts/browser.sh
 
 .venv/bin/ruff check src tests bench tools
 .venv/bin/ruff format --check src tests bench tools

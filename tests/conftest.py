@@ -24,14 +24,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.realdata)
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
+def shared_path() -> Path:
+    """../shared (or HEART_SHARED_DIR); skips the test locally when absent, fails under CI."""
     path = Path(os.environ.get("HEART_SHARED_DIR", ROOT.parent / "shared"))
     if not (path / "data").is_dir():
         if os.environ.get("CI"):
             pytest.fail(f"shared data folder missing at {path} (set HEART_SHARED_DIR)")
         pytest.skip(f"shared data folder missing at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return shared_path()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 
 import pytest
@@ -10,20 +11,16 @@ from django.test import Client
 
 from heart.accounts.services import clear_token_cache, create_api_client
 from heart.calls.models import Call
+from tests.conftest import shared_path
 from tests.integration.conftest import DURHAM
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE: dict = {}
 
-
-@pytest.fixture(autouse=True)
-def _nena_sample(shared_dir):
+@functools.cache
+def nena_sample() -> dict:
     """The NENA EIDO sample, read from ../shared (never copied into the repository)."""
-    SAMPLE.clear()
-    SAMPLE.update(
-        json.loads((shared_dir / "standards/eido/sample_call_transfer_eido.json").read_text())
-    )
+    return json.loads((shared_path() / "standards/eido/sample_call_transfer_eido.json").read_text())
 
 
 PIDF_POINT = (
@@ -38,7 +35,7 @@ PIDF_POINT = (
 
 def eido(nature="CRISIS", *, incident_id=None, updated=None, notes=None, point=DURHAM):
     """The NENA sample plus an incident component, a geodetic point in Durham and a note."""
-    doc = copy.deepcopy(SAMPLE)
+    doc = copy.deepcopy(nena_sample())
     if incident_id:
         doc["$id"] = incident_id
     # during HEART hours (Tuesday 10:00 Durham time)
@@ -99,7 +96,7 @@ def test_eido_sample_with_incident_is_triaged(cad):
     assert r.status_code == 201, r.content
     body = r.json()
     call = Call.objects.get(pk=body["id"])
-    assert body["cad_incident_id"] == SAMPLE["$id"]
+    assert body["cad_incident_id"] == nena_sample()["$id"]
     # no teams exist: crt falls back to the crisis line, with the reason
     assert body["route"] == "ccd"
     assert "crt_unavailable" in [x["code"] for x in body["reasons"]]
@@ -124,7 +121,7 @@ def test_eido_repeat_and_update_never_duplicate(cad):
 
 
 def test_sample_without_incident_component_is_standard(cad):
-    r = post(cad, "/api/calls/eido", SAMPLE)
+    r = post(cad, "/api/calls/eido", nena_sample())
     assert r.status_code == 201, r.content
     assert r.json()["route"] == "standard"
     # the sample is from 2021, before HEART: standard, with the reason

@@ -12,6 +12,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -146,6 +147,13 @@ async def stream(request):
     else:
         return JsonResponse({"detail": "scope: one of board, team"}, status=422)
 
+    if not isinstance(request, ASGIRequest):
+        # A WSGI server (e.g. a test live server) would buffer an endless stream for
+        # ever; answer at once and let EventSource reconnect, reloading the snapshot.
+        return HttpResponse(
+            "retry: 5000\n: this server cannot stream; polling\n\n",
+            content_type="text/event-stream",
+        )
     client = hub.connect(filt)
 
     async def events():

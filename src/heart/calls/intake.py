@@ -26,6 +26,7 @@ from heart.calls.services import (
     set_route,
     timeline_fields,
 )
+from heart.care import services as care_hooks
 from heart.domain.dispatch import Recommendation
 from heart.domain.program import Program, load_program
 from heart.domain.triage import CallInput, decide
@@ -310,6 +311,7 @@ def record_ccd_outcome(
             if to == "crt":
                 _send_team(call=c, program=program, actor=actor, now=now)
         audit(actor=actor, action="ccd.outcome", obj=c, data={"outcome": outcome}, at=now)
+        care_hooks.record_encounter_from_ccd_outcome(ccd_outcome=o, actor=actor)
         publish_on_commit(
             "ccd.outcome",
             {"call_id": c.pk, "outcome": outcome, "route": c.route, "state": c.state},

@@ -21,6 +21,7 @@ from heart.accounts.services import audit
 from heart.calls.errors import Conflict, Invalid, NotFound
 from heart.calls.models import Call, Disposition, TimelineEvent
 from heart.calls.services import append_timeline, close_call
+from heart.care import services as care_hooks
 from heart.domain.dispatch import BUSY, TransitionError, UnitState, check_transition
 from heart.domain.geo import valid_lon_lat
 from heart.domain.program import Program
@@ -382,6 +383,7 @@ def clear_call(
         change_status(team=t, status=S.AVAILABLE, actor=actor, call=call, now=now)
         close_call(call=call, actor=actor, text=f"Closed: {label}", at=now)
         audit(actor=actor, action="call.disposition", obj=call, data={"outcome": d.outcome}, at=now)
+        care_hooks.record_encounter_from_disposition(disposition=d, actor=actor)
         publish_on_commit(
             "call.closed",
             {"call_id": call.pk, "team_id": t.pk, "outcome": d.outcome, "at": now.isoformat()},

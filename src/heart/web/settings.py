@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "heart.teams",
     "heart.live",
     "heart.board",
+    "heart.care",
 ]
 
 MIDDLEWARE = [
@@ -128,3 +129,6 @@ HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted pa
 HEART_EVENT_BACKEND = os.environ.get("HEART_EVENT_BACKEND", "auto")
 # optional map tiles for the board, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
 HEART_MAP_TILES = os.environ.get("HEART_MAP_TILES", "")
+
+# care navigation (issue 4): keys of heart.domain.care.CareRules (docs/care.md)
+HEART_CARE: dict = {}  # e.g. {"follow_up_due_hours": 48, "max_failed_attempts": 3}

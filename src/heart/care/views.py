@@ -1,0 +1,183 @@
+"""Care navigator pages (HTML, CSRF-protected): the queue, a follow-up, a person.
+
+Every page showing person details writes PersonAudit rows through the selectors.
+A refused input shows the service's message (naming the field) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.calls.errors import Forbidden, NotFound, ServiceError
+from heart.care import selectors, services
+from heart.care.access import can_merge_people, can_supervise_people, client_ip
+from heart.care.fhir import person_bundle_json
+from heart.care.models import SERVICES, Provider
+from heart.domain.care import CHANNELS, OUTCOMES
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def _guard(fn):
+    """Forbidden -> 403 page, NotFound -> 404 page (never a 500)."""
+
+    def wrapped(request, *args, **kwargs):
+        try:
+            return fn(request, *args, **kwargs)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except NotFound as exc:
+            return HttpResponse(exc.message, status=404, content_type="text/plain")
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return login_required(wrapped)
+
+
+@_guard
+def queue(request):
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        page = 1
+    q = selectors.queue_page(
+        actor=_actor(request), page=page, ip=client_ip(request), what="page:queue"
+    )
+    return render(request, "care/queue.html", {"q": q})
+
+
+def _post_action(request, action) -> bool:
+    try:
+        action()
+        return True
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        messages.error(request, exc.message)
+        return False
+
+
+@_guard
+def task(request, task_id: int):
+    actor, ip = _actor(request), client_ip(request)
+    status = 200
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        if op == "take":
+            ok = _post_action(request, lambda: services.take_task(task_id=task_id, actor=actor))
+        elif op == "attempt":
+            share = request.POST.get("consent_share") == "on"
+            ok = _post_action(
+                request,
+                lambda: services.log_attempt(
+                    task_id=task_id,
+                    actor=actor,
+                    channel=request.POST.get("channel", ""),
+                    outcome=request.POST.get("outcome", ""),
+                    note=request.POST.get("note", ""),
+                    consent_share=True if share else None,
+                    ip=ip,
+                ),
+            )
+        elif op == "referral":
+            raw = request.POST.get("provider_id", "")
+            ok = _post_action(
+                request,
+                lambda: services.create_referral(
+                    actor=actor,
+                    task_id=task_id,
+                    provider_id=int(raw) if raw.isdigit() else None,
+                    service=request.POST.get("service", ""),
+                    note=request.POST.get("note", ""),
+                    ip=ip,
+                ),
+            )
+        else:
+            messages.error(request, f"op: unknown action {op!r}")
+            ok = False
+        if ok:
+            messages.success(request, "Saved.")
+            return redirect("care-task", task_id=task_id)
+        status = 409 if op == "take" else 422
+    t = selectors.task_for(task_id=task_id, actor=actor, ip=ip, what="page:task")
+    return render(
+        request,
+        "care/task.html",
+        {
+            "t": t,
+            "now": timezone.now(),
+            "channels": CHANNELS,
+            "outcomes": [(k, v[1]) for k, v in OUTCOMES.items()],
+            "providers": Provider.objects.filter(active=True),
+            "services": SERVICES,
+            "mine": t.taken_by_id == request.user.pk,
+        },
+        status=status,
+    )
+
+
+@_guard
+def person(request, person_id: int):
+    actor, ip = _actor(request), client_ip(request)
+    status = 200
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        raw = request.POST.get("id", "")
+        n = int(raw) if raw.isdigit() else None
+        if op == "merge":
+            ok = _post_action(
+                request,
+                lambda: services.merge_people(
+                    survivor_id=person_id, duplicate_id=n, actor=actor, ip=ip
+                ),
+            )
+        elif op == "unmerge":
+            ok = _post_action(
+                request, lambda: services.unmerge_people(merge_id=n, actor=actor, ip=ip)
+            )
+        else:
+            messages.error(request, f"op: unknown action {op!r}")
+            ok = False
+        if ok:
+            messages.success(request, "Saved.")
+            return redirect("care-person", person_id=person_id)
+        status = 422
+    p = selectors.person_for(person_id=person_id, actor=actor, ip=ip, what="page:person")
+    ctx = {
+        "p": p,
+        "repeat": selectors.repeat_for_person(p),
+        "timeline": selectors._timeline(p),
+        "duplicates": selectors.duplicates_for(person_id=p.pk, actor=actor, ip=ip)
+        if p.active
+        else [],
+        "merges": selectors.merges_for(p),
+        "can_merge": can_merge_people(actor),
+        "supervisor": can_supervise_people(actor),
+    }
+    return render(request, "care/person.html", ctx, status=status)
+
+
+@_guard
+def person_audit(request, person_id: int):
+    rows = selectors.who_viewed(person_id=person_id, actor=_actor(request), ip=client_ip(request))
+    return render(request, "care/audit.html", {"rows": rows, "person_id": person_id})
+
+
+@_guard
+def person_fhir(request, person_id: int):
+    p = selectors.person_for(
+        person_id=person_id, actor=_actor(request), ip=client_ip(request), what="page:fhir"
+    )
+    resp = HttpResponse(
+        person_bundle_json(p, now=timezone.now()), content_type="application/fhir+json"
+    )
+    resp["Content-Disposition"] = f'attachment; filename="person-{p.pk}-referrals.json"'
+    return resp
