@@ -12,8 +12,12 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+
+# aggregates only, but still for the roles that read reports (analyst, supervisor, admin)
+analyst_only = permission_required("accounts.view_reports", raise_exception=True)
 
 
 def report_dir() -> Path:
@@ -23,6 +27,8 @@ def report_dir() -> Path:
     return Path(configured) if configured else Path(settings.DATA_DIR) / "plan-report"
 
 
+@login_required
+@analyst_only
 def index(request: HttpRequest) -> HttpResponse:
     folder = report_dir()
     path = folder / "report.json"
@@ -58,6 +64,8 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "planning/index.html", context)
 
 
+@login_required
+@analyst_only
 def chart(request: HttpRequest, name: str) -> FileResponse:
     folder = report_dir()
     if name not in {p.name for p in folder.glob("*.png")}:
