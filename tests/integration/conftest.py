@@ -97,3 +97,41 @@ def _fresh_caches():
     yield
     invalidate_roster()
     invalidate_snapshots()
+
+
+def race(jobs):
+    """Run jobs at the same instant on separate connections; (wins, conflicts, errors)."""
+    import threading
+
+    from django.db import connections
+
+    from heart.calls.errors import Conflict
+
+    barrier = threading.Barrier(len(jobs))
+    wins, conflicts, errors = [], [], []
+
+    def run(job):
+        try:
+            barrier.wait()
+            wins.append(job())
+        except Conflict as exc:
+            conflicts.append(exc.message)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return wins, conflicts, errors
+
+
+@pytest.fixture
+def postgres_only():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row-lock concurrency test: PostgreSQL only")

@@ -6,18 +6,15 @@ row locks matter: `HEART_TEST_DB_NAME=test_live DATABASE_URL=postgres://… pyte
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
-from heart.calls.errors import Conflict
 from heart.calls.intake import current_program
 from heart.calls.models import Call
 from heart.teams.models import Assignment, Team
 from heart.teams.services import assign_team
+from tests.integration.conftest import race
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -25,33 +22,8 @@ N = 16
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock concurrency test: PostgreSQL only")
-
-
-def _race(jobs):
-    """Run jobs at the same instant on separate connections; (wins, conflicts, errors)."""
-    barrier = threading.Barrier(len(jobs))
-    wins, conflicts, errors = [], [], []
-
-    def run(job):
-        try:
-            barrier.wait()
-            wins.append(job())
-        except Conflict as exc:
-            conflicts.append(exc.message)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return wins, conflicts, errors
+def _postgres_only(postgres_only):
+    """Row locks are the point here; SQLite serialises writers by itself."""
 
 
 def _call():
@@ -72,7 +44,7 @@ def test_many_dispatchers_same_team(staffed_team):
         )
         for i, c in enumerate(calls)
     ]
-    wins, conflicts, errors = _race(jobs)
+    wins, conflicts, errors = race(jobs)
     assert errors == []
     assert len(wins) == 1 and len(conflicts) == N - 1
     assert all("not available" in m or "dispatched" in m for m in conflicts), conflicts[:3]
@@ -92,7 +64,7 @@ def test_many_dispatchers_same_call(staffed_team):
         )
         for i, t in enumerate(teams)
     ]
-    wins, conflicts, errors = _race(jobs)
+    wins, conflicts, errors = race(jobs)
     assert errors == []
     assert len(wins) == 1 and len(conflicts) == N - 1
     assert all("already assigned" in m for m in conflicts), conflicts[:3]
@@ -111,7 +83,7 @@ def test_crossed_assignments_do_not_deadlock(staffed_team):
         for c in calls
         for t in teams
     ]
-    wins, conflicts, errors = _race(jobs)
+    wins, conflicts, errors = race(jobs)
     assert errors == []
     assert len(wins) + len(conflicts) == 16
     active = Assignment.objects.filter(active=True)

@@ -5,54 +5,28 @@ others are told who has it. PostgreSQL only (SQLite serialises writers itself):
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
-from heart.calls.errors import Conflict
 from heart.care import services
 from heart.care.models import FollowUpAttempt, FollowUpTask
+from tests.integration.conftest import race
 from tests.integration.test_care_support import actor, disposition
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock concurrency test: PostgreSQL only")
-
-
-def _race(jobs):
-    barrier = threading.Barrier(len(jobs))
-    wins, conflicts, errors = [], [], []
-
-    def run(job):
-        try:
-            barrier.wait()
-            wins.append(job())
-        except Conflict as exc:
-            conflicts.append(exc.message)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return wins, conflicts, errors
+def _postgres_only(postgres_only):
+    """Row locks are the point here; SQLite serialises writers by itself."""
 
 
 @pytest.mark.parametrize("n", [2, 12])
 def test_one_navigator_wins_the_task(person, n):
     navs = [actor(person("care_navigator")) for _ in range(n)]
     task = disposition(at=timezone.now() - dt.timedelta(hours=1)).follow_up
-    wins, conflicts, errors = _race(
+    wins, conflicts, errors = race(
         [lambda a=a: services.take_task(task_id=task.pk, actor=a) for a in navs]
     )
     assert errors == []
@@ -65,7 +39,7 @@ def test_one_navigator_wins_the_task(person, n):
 def test_racing_attempts_on_an_untaken_task_one_logs(person):
     navs = [actor(person("care_navigator")) for _ in range(8)]
     task = disposition(at=timezone.now() - dt.timedelta(hours=1)).follow_up
-    wins, conflicts, errors = _race(
+    wins, conflicts, errors = race(
         [
             lambda a=a: services.log_attempt(
                 task_id=task.pk, actor=a, channel="phone", outcome="connected_to_care"
