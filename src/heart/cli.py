@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 console = Console(stderr=True)
 out = Console()
@@ -172,6 +171,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def print_summary(summary, out_path: Path, rejects_path: Path) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Triage — {summary.rules_version}")
     table.add_column("route")
     table.add_column("calls", justify="right")
@@ -238,6 +239,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_programs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from heart.domain.mapping import builtin_mapping_names
     from heart.domain.program import builtin_program_names, load_program
 

@@ -40,13 +40,17 @@ def read_raw(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
-        raw = pl.read_csv(
-            path,
-            infer_schema=False,
-            separator=mapping.delimiter,
-            truncate_ragged_lines=True,
-            encoding="utf8-lossy",
-        )
+        try:
+            raw = pl.read_csv(path, infer_schema=False, separator=mapping.delimiter)
+        except pl.exceptions.ComputeError:
+            # the strict read is faster; ragged rows or stray bytes need the forgiving one
+            raw = pl.read_csv(
+                path,
+                infer_schema=False,
+                separator=mapping.delimiter,
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+            )
     except pl.exceptions.NoDataError:
         raise InputError(f"{path}: the file is empty (no header row)") from None
     except (pl.exceptions.ComputeError, OSError, UnicodeDecodeError) as exc:
@@ -215,8 +219,13 @@ def parse_times(values: pl.Series, mapping: ColumnMapping) -> pl.Series:
     iso = values
     if iso.str.contains(" ", literal=True).any():
         iso = iso.str.replace(" ", "T", literal=True, n=1)
-    # split "2024-01-05T10:00:00-05:00" into wall time and offset: Polars parses the
-    # plain wall time on a fast path, and there are only a few distinct offsets
+    fast = _fixed_offset_form(iso)
+    if fast is not None:  # the usual export: every value is YYYY-MM-DDTHH:MM:SS±HH:MM
+        wall_text, minutes = fast
+        wall = _first_parse(wall_text, ("%Y-%m-%dT%H:%M:%S",))
+        return (wall - (minutes * 60_000_000).cast(pl.Duration("us"))).dt.replace_time_zone("UTC")
+    # split "2024-01-05T10:00:00.5Z" into wall time and offset: Polars parses the plain
+    # wall time on a fast path, and there are only a few distinct offsets
     offset_text = iso.str.extract(r"([+-]\d{2}:?\d{2}|Z)$")
     body = pl.select(
         pl.when(offset_text.is_null())
@@ -233,6 +242,30 @@ def parse_times(values: pl.Series, mapping: ColumnMapping) -> pl.Series:
     if has_offset.all():
         return with_offset
     return pl.select(pl.when(has_offset).then(with_offset).otherwise(localise(wall))).to_series()
+
+
+def _fixed_offset_form(iso: pl.Series) -> tuple[pl.Series, pl.Series] | None:
+    """(wall-time text, offset minutes) when every value is YYYY-MM-DDTHH:MM:SS±HH:MM."""
+    if iso.len() == 0 or iso.null_count() or not (iso.str.len_bytes() == 25).all():
+        return None
+    parts = pl.select(
+        iso.str.slice(19, 1).alias("sign"),
+        iso.str.slice(22, 1).alias("colon"),
+        iso.str.slice(20, 2).cast(pl.Int64, strict=False).alias("hh"),
+        iso.str.slice(23, 2).cast(pl.Int64, strict=False).alias("mm"),
+    )
+    ok = pl.select(
+        (
+            parts["sign"].is_in(["+", "-"])
+            & (parts["colon"] == ":")
+            & parts["hh"].is_between(0, 18)
+            & parts["mm"].is_between(0, 59)
+        ).all()
+    ).item()
+    if not ok:
+        return None
+    sign = pl.select(pl.when(parts["sign"] == "-").then(-1).otherwise(1)).to_series()
+    return iso.str.slice(0, 19), sign * (parts["hh"] * 60 + parts["mm"])
 
 
 def _first_parse(text: pl.Series, formats: tuple[str, ...]) -> pl.Series:

@@ -190,3 +190,19 @@ def test_explain_prints_reasons(capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "route: ccd" in text and "crt_outside_area" in text
+
+
+def test_ragged_rows_and_stray_bytes_are_read(tmp_path):
+    src = tmp_path / "calls.csv"
+    src.write_bytes(
+        HEADER.encode()
+        + b"A,2022-10-04T10:00:00-04:00,CRISIS,3,,,113,caf\xe9 owner says no weapons,,\n"
+        + b"B,2022-10-04T10:00:00-04:00,CRISIS,3,,,113\n"
+    )
+    out = tmp_path / "out.csv"
+    code = main(
+        ["triage", str(src), "--program", "durham-heart-2022", "--out", str(out), "--quiet"]
+    )
+    assert code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["id"], r["route"]) for r in rows] == [("A", "crt"), ("B", "crt")]

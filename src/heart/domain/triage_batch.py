@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,6 @@ from heart.domain.program import Program, Unit
 from heart.domain.schedule import UnitStatus
 from heart.domain.triage import (
     CallFacts,
-    Evidence,
     ExclusionFacts,
     UnitFact,
     decide_from_facts,
@@ -141,8 +141,8 @@ def _area_columns(program: Program, df: pl.DataFrame) -> list[pl.Series]:
     lat = df.get_column("lat").to_numpy(allow_copy=True).astype(float)
     has_point = ~(np.isnan(lon) | np.isnan(lat))
     has_beat = beat.is_not_null().to_numpy()
-    out = []
-    for key, area in program.areas.items():
+
+    def area_codes(key: str, area) -> pl.Series:
         code = np.zeros(len(df), dtype=np.uint8)
         by_beat = has_beat if area.beats else np.zeros(len(df), dtype=bool)
         if area.beats:
@@ -152,8 +152,11 @@ def _area_columns(program: Program, df: pl.DataFrame) -> list[pl.Series]:
             by_point = ~by_beat & has_point
             if by_point.any():
                 code[by_point] = np.where(area.contains_points(lon[by_point], lat[by_point]), 2, 1)
-        out.append(pl.Series(f"_area_{key}", code, dtype=pl.UInt8))
-    return out
+        return pl.Series(f"_area_{key}", code, dtype=pl.UInt8)
+
+    # shapely releases the GIL in its array functions: the areas run side by side
+    with ThreadPoolExecutor(max_workers=min(4, len(program.areas))) as pool:
+        return list(pool.map(lambda item: area_codes(*item), program.areas.items()))
 
 
 def _holiday_column(program: Program, df: pl.DataFrame) -> pl.Expr:
@@ -239,31 +242,55 @@ def _exclusion_ids(program: Program, df: pl.DataFrame) -> tuple[pl.DataFrame, li
     return df, list(ids)
 
 
-def _decode(program: Program, book: _Codebook, values: dict) -> CallFacts:
-    nature = book.natures[values["f_nature"]]
-    ex = book.exclusions[values["f_exclusion"]]
-    units = tuple(
-        (
-            key,
-            UnitFact(
-                STATUSES[values[f"f_{key}_status"]],
-                book.areas[values[f"f_{key}_area"] - 1] if values[f"f_{key}_area"] else None,
-                _IN_AREA[values[f"f_{key}_in_area"]],
-            ),
+class _Decoder:
+    """Integer fact codes -> CallFacts, from parts built once per distinct code."""
+
+    def __init__(self, program: Program, book: _Codebook):
+        self.units = sorted(program.units)
+        self.natures = [(n, nature_status(program, n)) for n in book.natures]
+        self.exclusions = book.exclusions
+        self.areas = book.areas
+        self.unit_facts: dict[tuple[int, int, int], UnitFact] = {}
+
+    def unit_fact(self, status: int, area: int, in_area: int) -> UnitFact:
+        key = (status, area, in_area)
+        fact = self.unit_facts.get(key)
+        if fact is None:
+            fact = UnitFact(
+                STATUSES[status], self.areas[area - 1] if area else None, _IN_AREA[in_area]
+            )
+            self.unit_facts[key] = fact
+        return fact
+
+    def facts(self, codes: list[int]) -> CallFacts:
+        """``codes``: nature, exclusion, then status, area, in-area of each unit in order."""
+        nature, status = self.natures[codes[0]]
+        ex = self.exclusions[codes[1]]
+        units = tuple(
+            (key, self.unit_fact(codes[2 + 3 * i], codes[3 + 3 * i], codes[4 + 3 * i]))
+            for i, key in enumerate(self.units)
         )
-        for key in sorted(program.units)
-    )
-    return CallFacts(
-        nature=nature,
-        nature_status=nature_status(program, nature),
-        weapon=Evidence(ex.weapon),
-        violence=Evidence(ex.violence),
-        weapon_phrase=ex.weapon_phrase,
-        violence_phrase=ex.violence_phrase,
-        negated_phrase=ex.negated_phrase,
-        program_operating=any(f.area is not None for _, f in units),
-        units=units,
-    )
+        return CallFacts(
+            nature=nature,
+            nature_status=status,
+            weapon=ex.weapon,
+            violence=ex.violence,
+            weapon_phrase=ex.weapon_phrase,
+            violence_phrase=ex.violence_phrase,
+            negated_phrase=ex.negated_phrase,
+            program_operating=any(f.area is not None for _, f in units),
+            units=units,
+        )
+
+
+def _split_keys(keys: np.ndarray, radices: list[int]) -> list[list[int]]:
+    """Mixed-radix keys back to their per-column codes (vectorised), one list per key."""
+    columns = []
+    rest = keys.copy()
+    for radix in radices:
+        rest, code = np.divmod(rest, radix)
+        columns.append(code)
+    return np.stack(columns, axis=1).tolist() if len(keys) else []
 
 
 def _combined_key(facts: pl.DataFrame, cols: list[str]) -> tuple[pl.Series, list[int]]:
@@ -290,7 +317,7 @@ def decide_frame(
     """Columns row, id, route, reasons (codes joined by ';'), rules_version; input order.
 
     ``with_texts`` adds ``reason_texts``: the plain-language sentences, JSON-encoded.
-    ``cache`` (facts -> decision) lets the chunks of one file share their work.
+    ``cache`` (facts -> Decision) lets the chunks of one file share their work.
     """
     facts, book, cols = facts_frame(program, calls, rules_as_of=rules_as_of)
     key, radices = _combined_key(facts, cols)
@@ -299,24 +326,17 @@ def decide_frame(
     rank = key.rank("dense").cast(pl.UInt32) - 1
     distinct_keys = key.unique().sort().to_numpy()
     memo = cache if cache is not None else {}
+    decoder = _Decoder(program, book)
     routes, reasons, texts = [], [], []
-    for combined in distinct_keys.tolist():
-        values = {}
-        for col, radix in zip(cols, radices, strict=True):
-            combined, values[col] = divmod(combined, radix)
-        call_facts = _decode(program, book, values)
-        decided = memo.get(call_facts)
-        if decided is None:
-            decision = decide_from_facts(program, call_facts)
-            decided = (
-                decision.route,
-                ";".join(decision.codes),
-                json.dumps(decision.as_dict()["reasons"]),
-            )
-            memo[call_facts] = decided
-        routes.append(decided[0])
-        reasons.append(decided[1])
-        texts.append(decided[2])
+    for codes in _split_keys(distinct_keys, radices):
+        call_facts = decoder.facts(codes)
+        decision = memo.get(call_facts)
+        if decision is None:
+            decision = memo[call_facts] = decide_from_facts(program, call_facts)
+        routes.append(decision.route)
+        reasons.append(";".join(decision.codes))
+        if with_texts:
+            texts.append(json.dumps(decision.as_dict()["reasons"]))
     out = facts.select("row", "id").with_columns(
         pl.Series("route", routes, dtype=pl.String).gather(rank),
         pl.Series("reasons", reasons, dtype=pl.String).gather(rank),
