@@ -37,7 +37,9 @@ def triage_frame(
     on_chunk: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
     parts = []
-    cache: dict = {}  # decisions per distinct facts, shared by the chunks
+    # decisions per distinct facts, shared by the chunks (hashing facts costs more than it
+    # saves when the whole file is one chunk)
+    cache: dict | None = {} if calls.height > chunk_rows else None
     for start in range(0, max(calls.height, 1), chunk_rows):  # an empty input is one chunk
         chunk = calls.slice(start, chunk_rows)
         parts.append(decide_frame(program, chunk, rules_as_of=rules_as_of, cache=cache))

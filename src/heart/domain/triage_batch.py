@@ -325,14 +325,15 @@ def decide_frame(
     # each call is a gather by rank: no join over a million rows
     rank = key.rank("dense").cast(pl.UInt32) - 1
     distinct_keys = key.unique().sort().to_numpy()
-    memo = cache if cache is not None else {}
     decoder = _Decoder(program, book)
     routes, reasons, texts = [], [], []
     for codes in _split_keys(distinct_keys, radices):
         call_facts = decoder.facts(codes)
-        decision = memo.get(call_facts)
+        decision = cache.get(call_facts) if cache is not None else None
         if decision is None:
-            decision = memo[call_facts] = decide_from_facts(program, call_facts)
+            decision = decide_from_facts(program, call_facts)
+            if cache is not None:
+                cache[call_facts] = decision
         routes.append(decision.route)
         reasons.append(";".join(decision.codes))
         if with_texts:
