@@ -68,8 +68,12 @@ def run_batch(
     rejects_path: Path,
     rules_as_of: dt.date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    by_reason: bool = True,
 ) -> BatchSummary:
-    """Triage a whole file; ``progress(stage, done, total)`` drives a progress bar."""
+    """Triage a whole file; ``progress(stage, done, total)`` drives a progress bar.
+
+    ``by_reason=False`` skips the counts by route and reason (a quiet run prints none).
+    """
     report = progress or (lambda stage, done, total: None)
     report("read", 0, 1)
     raw = read_raw(input_path, mapping)
@@ -91,5 +95,9 @@ def run_batch(
     rejects.write_csv(rejects_path)
     report("write", 1, 1)
     summary = BatchSummary(rules_version=program.rules_version)
-    summarise(decisions, rejects, summary)
+    if by_reason:
+        summarise(decisions, rejects, summary)
+    else:
+        summary.accepted, summary.rejected = decisions.height, rejects.height
+        summary.rows_read = summary.accepted + summary.rejected
     return summary

@@ -127,11 +127,13 @@ def generate_calls(
     violence = np.where(rng.random(n) < flag_share / 2, "Y", "")
     priority = rng.choice(["1", "2", "3", "4"], n, p=[0.05, 0.2, 0.6, 0.15])
 
-    received = (
-        pl.Series("received_at", local_naive.astype("datetime64[us]"))
-        .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-        .dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+    wall = pl.Series("received_at", local_naive.astype("datetime64[us]"))
+    local = wall.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    # a wall time in the spring-forward gap does not exist: move it on an hour, as clocks do
+    shifted = (wall + dt.timedelta(hours=1)).dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
     )
+    received = local.fill_null(shifted).dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
     df = pl.DataFrame(
         {
             "id": [f"SYN-{i:07d}" for i in range(1, n + 1)],
@@ -146,8 +148,7 @@ def generate_calls(
             "violence": violence,
         }
     )
-    # times in the spring-forward gap do not exist: drop them rather than write bad rows
-    return df.filter(pl.col("received_at").is_not_null())
+    return df
 
 
 def _points_in(

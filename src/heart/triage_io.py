@@ -90,8 +90,9 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
             pl.col("row").cast(pl.Int64),
             when,
             parse_times(when, mapping).alias("received_utc"),
-            text("nature").alias("_nature_raw"),
-            text("beat").alias("_beat_raw"),
+            # spelling rules shared with the single-call engine, once per distinct value
+            _map_distinct(raw, m("nature"), normalise_nature).alias("nature"),
+            _map_distinct(raw, m("beat"), normalise_beat).alias("beat"),
             text("lon").alias("_lon_raw"),
             text("lat").alias("_lat_raw"),
             text("weapon_flag").str.to_uppercase().alias("_weapon_raw"),
@@ -125,7 +126,7 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
                 pl.lit(mapping.timezone),
             ),
         ),
-        (pl.col("_nature_raw").is_null(), pl.lit("nature: missing")),
+        (pl.col("nature").is_null(), pl.lit("nature: missing")),
         (
             pl.col("_lon_raw").is_not_null() & pl.col("lon").is_null(),
             pl.format("lon: {} is not a number", pl.col("_lon_raw")),
@@ -163,27 +164,19 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
             [pl.when(cond).then(msg) for cond, msg in checks], separator="; ", ignore_nulls=True
         ).alias("reason"),
     )
-    # spelling rules shared with the single-call engine, once per distinct value
-    accepted = (
-        df.filter(~pl.col("_bad"))
-        .with_columns(
-            _map_distinct(raw, m("nature"), "_nature_raw", normalise_nature).alias("nature"),
-            _map_distinct(raw, m("beat"), "_beat_raw", normalise_beat).alias("beat"),
-        )
-        .select(list(NORMALISED_SCHEMA))
-        .cast(NORMALISED_SCHEMA)
-    )
-    accepted_df, rejects_df = pl.collect_all([accepted, rejects])
+    accepted = df.filter(~pl.col("_bad")).select(list(NORMALISED_SCHEMA)).cast(NORMALISED_SCHEMA)
+    # the in-memory engine suits this one-shot plan better than streaming (measured)
+    accepted_df, rejects_df = pl.collect_all([accepted, rejects], engine="in-memory")
     return accepted_df, rejects_df
 
 
-def _map_distinct(raw: pl.DataFrame, column: str | None, source: str, fn) -> pl.Expr:
-    """Map the stripped text in ``source`` through ``fn``, once per distinct raw value."""
+def _map_distinct(raw: pl.DataFrame, column: str | None, fn) -> pl.Expr:
+    """The raw column through ``fn`` (which also strips), once per distinct value."""
     if column is None:
         return pl.lit(None, dtype=pl.String)
-    values = raw.get_column(column).str.strip_chars().unique().to_list()
-    table = {v: fn(v) for v in values if v}
-    return pl.col(source).replace_strict(table, default=None, return_dtype=pl.String)
+    values = raw.get_column(column).unique().to_list()
+    table = {v: fn(v) for v in values if v is not None}
+    return pl.col(column).replace_strict(table, default=None, return_dtype=pl.String)
 
 
 def _flag(raw: pl.Expr, mapping: ColumnMapping) -> pl.Expr:

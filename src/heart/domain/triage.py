@@ -239,6 +239,29 @@ _STATUS_TEXT = {
 }
 
 
+def decisive_facts(facts: CallFacts) -> CallFacts:
+    """The facts with what the run card never reads blanked out.
+
+    A call type that is not eligible is decided by the call type alone (and whether the
+    program operates at all), so its exclusions and units do not matter. Both paths
+    decide on these facts; the batch path uses the same canonical form to fold calls
+    that can only get one answer into one combination.
+    """
+    if facts.nature_status is NatureStatus.ELIGIBLE or not facts.units:
+        return facts
+    return CallFacts(
+        nature=facts.nature,
+        nature_status=facts.nature_status,
+        weapon=Evidence.NONE,
+        violence=Evidence.NONE,
+        weapon_phrase=None,
+        violence_phrase=None,
+        negated_phrase=None,
+        program_operating=facts.program_operating,
+        units=(),
+    )
+
+
 def decide_from_facts(
     program: Program,
     facts: CallFacts,
@@ -246,6 +269,7 @@ def decide_from_facts(
     unavailable: Mapping[str, str] | None = None,
 ) -> Decision:
     """Walk the run card. ``unavailable`` maps unit -> why no unit of it can go (live use)."""
+    facts = decisive_facts(facts)
     reasons: list[Reason] = []
 
     def done(route: str, code: str, text: str) -> Decision:

@@ -31,7 +31,9 @@ from heart.domain.program import Program, Unit
 from heart.domain.schedule import UnitStatus
 from heart.domain.triage import (
     CallFacts,
+    Evidence,
     ExclusionFacts,
+    NatureStatus,
     UnitFact,
     decide_from_facts,
     exclusion_facts,
@@ -80,9 +82,25 @@ def facts_frame(
         unit_cols.extend(_unit_columns(key, unit, rules_date, areas))
     df = df.with_columns(unit_cols)
     df, exclusions = _exclusion_ids(program, df)
-    cols = ["f_nature", "f_exclusion"]
-    for key in sorted(program.units):
-        cols += [f"f_{key}_status", f"f_{key}_area", f"f_{key}_in_area"]
+    unit_fact_cols = [
+        f"f_{key}_{part}" for key in sorted(program.units) for part in ("status", "area", "in_area")
+    ]
+    # fold what decide never reads for ineligible call types (triage.decisive_facts), so
+    # the many codes a program does not take make one combination each, not hundreds
+    eligible_ids = [
+        i for i, n in enumerate(natures) if nature_status(program, n) is NatureStatus.ELIGIBLE
+    ]
+    eligible = pl.col("f_nature").is_in(eligible_ids)
+    df = df.with_columns(
+        pl.any_horizontal([pl.col(f"f_{k}_area") > 0 for k in program.units])
+        .cast(pl.UInt8)
+        .alias("f_operating"),
+        *[
+            pl.when(eligible).then(pl.col(c)).otherwise(0).cast(df.schema[c]).alias(c)
+            for c in ["f_exclusion", *unit_fact_cols]
+        ],
+    )
+    cols = ["f_nature", "f_operating", "f_exclusion", *unit_fact_cols]
     return df, _Codebook(natures, exclusions, areas), cols
 
 
@@ -263,8 +281,21 @@ class _Decoder:
         return fact
 
     def facts(self, codes: list[int]) -> CallFacts:
-        """``codes``: nature, exclusion, then status, area, in-area of each unit in order."""
+        """``codes``: nature, operating, exclusion, then status, area, in-area of each unit."""
         nature, status = self.natures[codes[0]]
+        if status is not NatureStatus.ELIGIBLE:  # folded: see triage.decisive_facts
+            return CallFacts(
+                nature=nature,
+                nature_status=status,
+                weapon=Evidence.NONE,
+                violence=Evidence.NONE,
+                weapon_phrase=None,
+                violence_phrase=None,
+                negated_phrase=None,
+                program_operating=bool(codes[1]),
+                units=(),
+            )
+        codes = [codes[0], *codes[2:]]
         ex = self.exclusions[codes[1]]
         units = tuple(
             (key, self.unit_fact(codes[2 + 3 * i], codes[3 + 3 * i], codes[4 + 3 * i]))
