@@ -199,7 +199,10 @@ PIDF = (
 
 def bodies(n: int, run: str, rng: random.Random) -> list[tuple[str, bytes]]:
     sample = json.loads(
-        (ROOT / "tests" / "fixtures" / "eido_sample.json").read_text(encoding="utf-8")
+        (
+            Path(os.environ.get("HEART_SHARED_DIR", ROOT.parent / "shared"))
+            / "standards/eido/sample_call_transfer_eido.json"
+        ).read_text(encoding="utf-8")
     )
     when = dt.datetime.now(NY).replace(hour=10, minute=0, second=0, microsecond=0)
     while when.weekday() >= 5:
