@@ -52,7 +52,8 @@ def run(
         seeded = demo_mod.seed()
         console.print(
             f"[bold]HEART demo[/bold] — Durham program, {len(seeded.team_members)} teams "
-            f"on shift, {closed} calls from an earlier run closed.",
+            f"on shift, {closed} calls from an earlier run closed. The demo program is "
+            "durham-heart-2023 with round-the-clock hours, so teams get calls at any hour.",
             highlight=False,
             soft_wrap=True,
         )
