@@ -40,6 +40,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
+            if "server" in item.fixturenames:
+                # runs in the PostgreSQL pass too: then the server has two processes
+                item.add_marker(pytest.mark.db)
 
 
 @pytest.fixture(scope="session")
@@ -72,11 +75,16 @@ def server(tmp_path_factory, browser):
     data = tmp_path_factory.mktemp("heart-e2e")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HEART_PROGRAM")}
     env.update(HEART_DATA_DIR=str(data), HEART_DEMO_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1")
+    workers = 1
+    scratch = _scratch_postgres(os.environ.get("DATABASE_URL", ""))
+    if scratch:  # the PostgreSQL pass: two server processes sharing events by LISTEN/NOTIFY
+        env["DATABASE_URL"] = scratch.url
+        workers = 2
     heart = shutil.which("heart", path=str(Path(sys.executable).parent)) or "heart"
     port = _free_port()
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [heart, "serve", "--demo", "--no-replay", "--port", str(port)],
+        [heart, "serve", "--demo", "--no-replay", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -108,4 +116,32 @@ def server(tmp_path_factory, browser):
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(5)
     log.close()
+    if scratch:
+        scratch.drop()
+
+
+class _ScratchDatabase:
+    """A database of its own on the test PostgreSQL server, dropped afterwards."""
+
+    def __init__(self, admin_url: str, name: str):
+        import psycopg
+
+        self.admin_url, self.name = admin_url, name
+        self.url = admin_url.rsplit("/", 1)[0] + "/" + name
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _scratch_postgres(url: str) -> _ScratchDatabase | None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    return _ScratchDatabase(url, f"heart_e2e_{os.getpid()}")
