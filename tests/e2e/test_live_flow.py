@@ -143,6 +143,7 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert "HEART 1" in board.inner_text(f"{item} .pick.best")
     assert "min" in board.inner_text(f"{item} .pick.best .pick-eta")
     assert board.inner_text(f"{item} .pick.best .pick-reason")
+    assert not board.is_visible("#alarm")  # no alarm banner before anyone asks for backup
     board.locator(f"{item} .pick.best button.assign").click()
     board.wait_for_function(
         f"document.querySelector('{item} .assigned').textContent.includes('HEART 1')",
@@ -173,7 +174,7 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     phone.wait_for_selector("#backup-sent", timeout=5_000)
 
     # 4. the dispatcher's board raises the visible and audible alarm
-    board.wait_for_selector("#alarm:not([hidden])", timeout=3_000)
+    board.wait_for_selector("#alarm", state="visible", timeout=3_000)
     assert "HEART 1" in board.inner_text("#alarm")
     assert int(board.evaluate("document.body.dataset.beeps")) >= 1
     board.wait_for_selector(".call.backup", timeout=5_000)
@@ -197,6 +198,7 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert "available" in phone.inner_text("#status-now").lower()
     board.wait_for_selector(item, state="detached", timeout=3_000)
     board.click("#alarm-ack")
+    assert not board.is_visible("#alarm")
     assert errors == [], errors
     board_ctx.close()
     phone_ctx.close()
