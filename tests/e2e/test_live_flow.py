@@ -245,3 +245,53 @@ def test_assign_conflict_is_shown(browser, server):
     text = page.inner_text(".toast")
     assert "409" in text and "already assigned" in text, text
     ctx.close()
+
+
+def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_dir):
+    """A team is on its way; the CAD adds a gun to the narrative: both screens say so."""
+    base, token = server["base"], server["token"]
+    sample = json.loads(
+        (shared_dir / "standards" / "eido" / "sample_call_transfer_eido.json").read_text()
+    )
+    doc = eido_with_incident(sample, lon=-78.92, lat=36.01)
+    auth = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(base + "/api/calls/eido", headers=auth, json=doc, timeout=10)
+    assert r.status_code == 201 and r.json()["route"] == "crt", r.text
+    call_id = r.json()["id"]
+
+    board_ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    board = board_ctx.new_page()
+    login(board, base, "dispatcher")
+    board.goto(base + "/board/")
+    board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
+    best = board.wait_for_selector(f"#call-{call_id} .pick.best", timeout=10_000)
+    team_label = " ".join(best.inner_text().split()[:2])  # "HEART 3"
+    assert team_label.startswith("HEART "), best.inner_text()
+    board.locator(f"#call-{call_id} .pick.best button.assign").click()
+    board.wait_for_function(
+        f"document.querySelector('#call-{call_id}').innerText.includes('Assigned')", timeout=5_000
+    )
+    assert not board.is_visible("#alarm")
+
+    # the same incident again from the CAD, newer, now with a gun
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=5)
+    doc["lastUpdateTimeStamp"] = later.isoformat()
+    doc["notesComponent"][0]["lastUpdateTimeStamp"] = later.isoformat()
+    doc["notesComponent"][0]["notesActionComments"] = "<p>Caller now says he has a gun</p>"
+    r = httpx.post(base + "/api/calls/eido", headers=auth, json=doc, timeout=10)
+    assert r.status_code == 200 and r.json()["route"] == "co_response", r.text
+
+    board.wait_for_selector("#alarm", state="visible", timeout=3_000)
+    assert "RE-TRIAGED" in board.inner_text("#alarm-title")
+    assert team_label in board.inner_text("#alarm-text")
+    assert "weapon_in_narrative" in board.inner_text("#alarm-text")
+
+    number = team_label.split()[1]
+    phone_ctx = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    phone = phone_ctx.new_page()
+    login(phone, base, "responder" if number == "1" else f"heart{number}-clinician")
+    phone.goto(base + "/responder/")
+    assert "re-triaged" in phone.inner_text("#rerouted")
+    assert "gun" in phone.inner_text("#rerouted")
+    board_ctx.close()
+    phone_ctx.close()

@@ -42,6 +42,9 @@ BOARD_LABELS = {
     "live": _("live"),
     "offline": _("reconnecting…"),
     "backup": _("Backup requested by"),
+    "backupTitle": _("POLICE BACKUP REQUESTED"),
+    "reroutedTitle": _("CALL RE-TRIAGED"),
+    "rerouted": _("is assigned; the call is now"),
     "onCall": _("on call"),
     "stale": _("GPS stale"),
     "conflict": _("Not assigned"),
@@ -122,7 +125,16 @@ def _team_filter(team_id: int):
     def filt(name: str, payload: dict) -> dict | None:
         if payload.get("team_id") != team_id or name == "avl.positions":
             return None
-        return {k: payload[k] for k in ("team_id", "call_id", "status") if k in payload}
+        keys = (
+            ("team_id", "call_id", "status", "to")
+            if name == "call.rerouted"
+            else (
+                "team_id",
+                "call_id",
+                "status",
+            )
+        )
+        return {k: payload[k] for k in keys if k in payload}
 
     return filt
 
@@ -193,6 +205,8 @@ def _responder_context(request, **extra) -> dict:
             team and call and team.status in ("on_scene", "transporting", "clearing")
         ),
         "can_backup": bool(team and call),
+        # a CAD update re-triaged the call after the team was sent (e.g. a weapon)
+        "rerouted": bool(team and call and call.route != team.unit_key),
         "disposition_form": extra.pop("disposition_form", None) or DispositionForm(),
         "error": extra.pop("error", None),
         "message": extra.pop("message", None),

@@ -176,6 +176,13 @@ def receive_call(
     now = now or timezone.now()
     _check_input(call, cad_incident_id, address, incident_type_text)
     with transaction.atomic():
+        previous_route = (
+            Call.objects.filter(cad_incident_id=cad_incident_id)
+            .values_list("route", flat=True)
+            .first()
+            if cad_incident_id is not None
+            else None
+        )
         stored, created = record_call(
             call=call,
             program=program,
@@ -211,7 +218,21 @@ def receive_call(
             ),
         ]
         rec = None
-        assigned = stored.assignments.filter(active=True).exists() if not created else False
+        assignment = (
+            None
+            if created
+            else stored.assignments.filter(active=True).select_related("team").first()
+        )
+        assigned = assignment is not None
+        if assignment is not None and previous_route and stored.route != previous_route:
+            _warn_rerouted(
+                call=stored,
+                team=assignment.team,
+                previous_route=previous_route,
+                actor=actor,
+                now=now,
+                timeline=events,
+            )
         if stored.state == Call.State.OPEN and not assigned:
             rec = recommend_or_fall_back(
                 call=stored, program=program, actor=actor, now=now, timeline=events
@@ -231,6 +252,42 @@ def receive_call(
             },
         )
     return IntakeResult(stored, created, rec)
+
+
+def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, timeline) -> None:
+    """A CAD update changed the route of a call a team is already on (e.g. a weapon is
+    now reported): the team may be driving into a call it should not take. Say so on the
+    timeline and raise an alarm on the board and on the team's phone; the dispatcher
+    decides what the team does."""
+    reasons = "; ".join(r["text"] for r in call.reasons)
+    timeline.append(
+        TimelineEvent(
+            **timeline_fields(
+                call=call,
+                kind=K.REROUTED,
+                actor=actor,
+                team=team,
+                text=(
+                    f"Re-triaged from {previous_route} to {call.route} while {team.name} is "
+                    f"assigned: {reasons}"
+                ),
+                data={"from": previous_route, "to": call.route, "team_id": team.pk},
+                at=now,
+            )
+        )
+    )
+    publish_on_commit(
+        "call.rerouted",
+        {
+            "alarm": True,
+            "call_id": call.pk,
+            "team_id": team.pk,
+            "from": previous_route,
+            "to": call.route,
+            "reasons": [r["code"] for r in call.reasons],
+            "at": now.isoformat(),
+        },
+    )
 
 
 def _check_input(call: CallInput, cad_id, address, incident_type_text) -> None:

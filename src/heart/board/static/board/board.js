@@ -264,8 +264,16 @@
   }
   let alarmRepeat = null;
   function raiseAlarm(p) {
+    showAlarm(T.backupTitle, `${T.backup} ${teamName(p.team_id)} · #${p.call_id} → P${p.priority} #${p.backup_call_id}`, p);
+  }
+  function raiseRerouted(p) {
+    const why = (p.reasons || []).filter((r) => !r.startsWith("route_")).join(", ");
+    showAlarm(T.reroutedTitle, `#${p.call_id}: ${teamName(p.team_id)} ${T.rerouted} ${p.to} (${why})`, p);
+  }
+  function showAlarm(title, text, p) {
     const a = $("alarm");
-    $("alarm-text").textContent = `${T.backup} ${teamName(p.team_id)} · #${p.call_id} → P${p.priority} #${p.backup_call_id}`;
+    $("alarm-title").textContent = title;
+    $("alarm-text").textContent = text;
     a.hidden = false;
     a.dataset.callId = p.call_id;
     document.body.classList.add("alarming");
@@ -342,6 +350,7 @@
       if (t) { t.lon = p.lon; t.lat = p.lat; t.position_at = p.at; t.position_stale = false; renderTeam(t); }
     },
     "backup.requested": (p) => { raiseAlarm(p); fetchCall(p.backup_call_id, { backup: true }); },
+    "call.rerouted": (p) => { raiseRerouted(p); fetchCall(p.call_id); },
     "co_response.paired": (p) => fetchCall(p.call_id),
   };
 
