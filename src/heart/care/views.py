@@ -181,3 +181,14 @@ def person_fhir(request, person_id: int):
     )
     resp["Content-Disposition"] = f'attachment; filename="person-{p.pk}-referrals.json"'
     return resp
+
+
+@login_required
+def sla(request):
+    """Follow-up timeliness per ISO week and per navigator (aggregates, no person data)."""
+    if not (
+        request.user.has_perm("accounts.view_reports")
+        or request.user.has_perm("accounts.follow_up")
+    ):
+        raise PermissionDenied("your role does not see follow-up reports")
+    return render(request, "care/sla.html", {"r": selectors.sla()})

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("calls/new", new_call, name="call-new"),
     path("care/queue", care_views.queue, name="care-queue"),
+    path("care/sla", care_views.sla, name="care-sla"),
     path("care/tasks/<int:task_id>", care_views.task, name="care-task"),
     path("care/people/<int:person_id>", care_views.person, name="care-person"),
     path("care/people/<int:person_id>/audit", care_views.person_audit, name="care-person-audit"),
