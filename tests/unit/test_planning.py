@@ -213,3 +213,41 @@ def test_cli_plan_end_to_end_and_bad_input(files, tmp_path, capsys):
     assert "hours: 'weekdays 9-5'" in err
     assert "no such file" in err
     assert "Traceback" not in err
+
+
+def test_pre_dispatch_is_fitted_from_calls_that_found_a_team_free():
+    import datetime as dt
+
+    import numpy as np
+    import polars as pl
+
+    from heart.planning.simulate import fit_pre_dispatch
+
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    rows = []
+    # 30 calls far apart (team free): 4 min each; then 30 calls each arriving while the
+    # previous one is still on scene (team busy): 60 min each, which must be left out
+    for i in range(30):
+        start = t0 + dt.timedelta(hours=3 * i)
+        rows.append((start, 4.0, start + dt.timedelta(minutes=4), start + dt.timedelta(minutes=30)))
+    base = t0 + dt.timedelta(days=10)
+    for i in range(30):
+        start = base + dt.timedelta(minutes=20 * i)
+        rows.append(
+            (start, 60.0, start + dt.timedelta(minutes=1), start + dt.timedelta(minutes=45))
+        )
+    frame = pl.DataFrame(
+        {
+            "received_utc": [r[0] for r in rows],
+            "request_to_dispatch_minutes": [r[1] for r in rows],
+            "dispatched_utc": [r[2] for r in rows],
+            "cleared_utc": [r[3] for r in rows],
+            "nature": ["CRISIS"] * len(rows),
+        }
+    )
+    model, idle = fit_pre_dispatch(frame)
+    assert idle == 31  # the 30 spread-out calls and the first of the busy run
+    drawn = model.sample(np.random.default_rng(1), np.array(["CRISIS"] * 200))
+    assert set(drawn.tolist()) <= {4.0, 60.0} and (drawn == 4.0).mean() > 0.9
+    too_few, n = fit_pre_dispatch(frame.head(10))
+    assert too_few is None and n == 10

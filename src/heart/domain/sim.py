@@ -379,10 +379,18 @@ class _PreparedTravel(TravelModel):
 
 
 def simulate(
-    calls: SimCalls, on_scene: np.ndarray, config: SimConfig, *, travel_table=None
+    calls: SimCalls,
+    on_scene: np.ndarray,
+    config: SimConfig,
+    *,
+    travel_table=None,
+    pre_dispatch: np.ndarray | None = None,
 ) -> RunResult:
-    """Run one replication. ``on_scene``: minutes per call (drawn by the caller)."""
+    """Run one replication. ``on_scene``: minutes per call (drawn by the caller);
+    ``pre_dispatch``: minutes per call before it may be dispatched (none: 0)."""
     n = len(calls)
+    if pre_dispatch is not None and len(pre_dispatch) != n:
+        raise SimInputError("pre_dispatch: one value per call is needed")
     teams = config.teams
     k = len(teams)
     if len(on_scene) != n:
@@ -486,8 +494,12 @@ def simulate(
             env.timeout(config.max_wait_minutes).callbacks.append(lambda _e, i=i: give_up(i))
 
     def arrivals():
-        minutes = calls.minute.tolist()
-        for i, t in enumerate(minutes):
+        # a call joins the dispatch queue when it is ready: arrival + pre-dispatch delay
+        ready = calls.minute if pre_dispatch is None else calls.minute + pre_dispatch
+        order = range(n) if pre_dispatch is None else np.argsort(ready, kind="stable").tolist()
+        ready_at = ready.tolist()
+        for i in order:
+            t = ready_at[i]
             if t > env.now:
                 yield env.timeout(t - env.now)
             arrive(i)
@@ -589,6 +601,9 @@ class Scenario:
     service: ServiceModel
     replay: SimCalls | None = None
     arrivals: TimeOfWeekArrivals | None = None
+    # minutes from a call's arrival until it may be dispatched (screening, clinician
+    # triage, deferral of non-urgent calls); None: dispatch as soon as a team is free
+    pre_dispatch: ServiceModel | None = None
 
     def __post_init__(self) -> None:
         if (self.replay is None) == (self.arrivals is None):
@@ -604,7 +619,13 @@ def run_replication(scenario: Scenario, seed: int, rep: int, travel_table=None) 
         calls = scenario.arrivals.draw(rng, cfg.days, cfg.start.weekday())  # type: ignore[union-attr]
         travel_table = None
     on_scene = scenario.service.sample(rng, calls.call_type)
-    return simulate(calls, on_scene, cfg, travel_table=travel_table)
+    # drawn after on-scene times, so runs without a delay keep their numbers
+    delay = (
+        scenario.pre_dispatch.sample(rng, calls.call_type)
+        if scenario.pre_dispatch is not None
+        else None
+    )
+    return simulate(calls, on_scene, cfg, travel_table=travel_table, pre_dispatch=delay)
 
 
 METRIC_KEYS = (

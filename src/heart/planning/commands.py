@@ -88,6 +88,12 @@ def add_parser(sub) -> None:
     s.add_argument("--days", type=int, default=365, help="length of a fitted run")
     s.add_argument("--calls-per-year", type=float, help="scale fitted arrivals to this volume")
     s.add_argument("--on-scene-from", type=Path, help="store with a timeline (e.g. Lane County)")
+    s.add_argument(
+        "--pre-dispatch-from",
+        type=Path,
+        help="store with a timeline: resample the delay before dispatch (screening, triage) "
+        "from its calls that arrived while a team was free",
+    )
     s.add_argument("--on-scene-minutes", type=float, help="fixed on-scene minutes instead")
     s.add_argument("--post", type=_post, action="append", help="team post LON,LAT (repeatable)")
     s.add_argument("--max-wait", type=float, default=30.0, help="minutes a call may wait")
@@ -320,7 +326,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from heart.domain.program import load_program
     from heart.domain.sim import FixedService, ShiftPlan
     from heart.planning import charts
-    from heart.planning.simulate import fit_on_scene, prepare, run, sweep
+    from heart.planning.simulate import fit_on_scene, fit_pre_dispatch, prepare, run, sweep
     from heart.planning.store import load_store
 
     if args.replications < 1:
@@ -338,6 +344,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         service = FixedService(args.on_scene_minutes)
     else:
         service = None
+    pre_dispatch = None
+    if args.pre_dispatch_from:
+        pre_dispatch, idle_calls = fit_pre_dispatch(load_store(args.pre_dispatch_from))
+        if pre_dispatch is None:
+            console.print(
+                f"[red]error:[/red] --pre-dispatch-from: {args.pre_dispatch_from} has "
+                f"{idle_calls} calls with a full timeline that came in while a team was "
+                "free; at least 20 are needed",
+                highlight=False,
+            )
+            return 2
     inputs = prepare(
         program,
         calls,
@@ -348,6 +365,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         service=service,
         posts=args.post,
         max_wait_minutes=args.max_wait,
+        pre_dispatch=pre_dispatch,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if len(args.teams) == 1 and len(plans) == 1:

@@ -108,23 +108,30 @@ def _validation_section(v: dict) -> list[str]:
         f"posted in central Eugene; {v['replications']} replications, seed {v['seed']}. "
         "Call points are drawn in a disc around each call's city (the export has no addresses).",
         "",
-        "| teams | interval | KS D | real p50 | sim p50 | real p90 | sim p90 |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| model | teams | interval | KS D | real p50 | sim p50 | real p90 | sim p90 |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in v["by_teams"]:
         for iv in row["intervals"].values():
             rq, sq = iv["real_quantiles"], iv["sim_quantiles"]
             lines.append(
-                f"| {row['teams']} | {iv['label']} | {iv['ks']:.3f} | {rq['0.5']:.1f} | {sq['0.5']:.1f} | "
+                f"| {row.get('model', 'queueing only')} | {row['teams']} | {iv['label']} | "
+                f"{iv['ks']:.3f} | {rq['0.5']:.1f} | {sq['0.5']:.1f} | "
                 f"{rq['0.9']:.1f} | {sq['0.9']:.1f} |"
             )
     best = v["best_teams_by_request_to_dispatch"]
+    overall = v.get("best_overall") or {"teams": best, "model": "queueing only"}
+    suffix = "_delay" if overall["model"] != "queueing only" else ""
+    fitted = (v.get("pre_dispatch") or {}).get("fitted_from_idle_calls")
     lines += [
         "",
-        f"Closest request -> dispatch fit: {best} team(s).",
+        f"Queueing only, the closest request -> dispatch fit is {best} team(s). "
+        f"With a pre-dispatch delay resampled from the {fitted or 0:,} calls that came in "
+        "while no other call held a team (so the delay is fitted in sample), the closest "
+        f"is {overall['teams']} team(s), {overall['model']}:",
         "",
         *[
-            f"![{name} {best} teams](qq_{name}_{best}teams.png)"
+            f"![{name} {overall['teams']} teams](qq_{name}_{overall['teams']}teams{suffix}.png)"
             for name in ("request_to_dispatch", "dispatch_to_arrival", "on_scene")
         ],
         "",

@@ -96,6 +96,32 @@ def fit_on_scene(timeline_calls: pl.DataFrame) -> EmpiricalService:
     )
 
 
+def fit_pre_dispatch(lane: pl.DataFrame) -> tuple[EmpiricalService | None, int]:
+    """Pre-dispatch delay from calls that came in while no other call held a team.
+
+    A real request -> dispatch interval is processing (screening, clinician triage,
+    deferral) plus queueing for a busy team. When a call arrives while no other call is
+    between its dispatch and its departure, a team was free, so its interval is the
+    processing part alone: those intervals are resampled (per call type when there are
+    enough). Returns the model and how many calls it rests on.
+    """
+    cols = {"received_utc", "dispatched_utc", "cleared_utc", "request_to_dispatch_minutes"}
+    if not cols <= set(lane.columns):
+        return None, 0
+    busy = lane.filter(pl.col("dispatched_utc").is_not_null() & pl.col("cleared_utc").is_not_null())
+    starts = np.sort(busy["dispatched_utc"].dt.epoch("s").to_numpy())
+    ends = np.sort(busy["cleared_utc"].dt.epoch("s").to_numpy())
+    req = lane["received_utc"].dt.epoch("s").to_numpy()
+    # calls holding a team at the request instant = dispatched before it - cleared before it
+    holding = np.searchsorted(starts, req, side="right") - np.searchsorted(ends, req, side="right")
+    minutes = lane["request_to_dispatch_minutes"].to_numpy()
+    idle = (holding <= 0) & np.isfinite(minutes.astype(float))
+    if int(idle.sum()) < 20:
+        return None, int(idle.sum())
+    types = lane["nature"].to_numpy()[idle]
+    return EmpiricalService.fit(types, minutes[idle].astype(float)), int(idle.sum())
+
+
 def default_posts(calls: pl.DataFrame) -> list[tuple[float, float]]:
     """One post at the median point of the calls (robust to a few far-away calls)."""
     located = calls.filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
@@ -120,6 +146,7 @@ class PlanInputs:
     unit_kind: str
     replay: SimCalls | None = None
     arrivals: TimeOfWeekArrivals | None = None
+    pre_dispatch: ServiceModel | None = None  # screening/triage before dispatch
 
     def scenario(self, teams: int, hours: ShiftPlan) -> Scenario:
         cfg = SimConfig(
@@ -130,7 +157,13 @@ class PlanInputs:
             max_wait_minutes=self.max_wait_minutes,
             unit_kind=self.unit_kind,
         )
-        return Scenario(cfg, self.service, replay=self.replay, arrivals=self.arrivals)
+        return Scenario(
+            cfg,
+            self.service,
+            replay=self.replay,
+            arrivals=self.arrivals,
+            pre_dispatch=self.pre_dispatch,
+        )
 
     def header(self) -> dict:
         return {
@@ -148,6 +181,7 @@ class PlanInputs:
             },
             "max_wait_minutes": self.max_wait_minutes,
             "on_scene": self.service.describe(),
+            "pre_dispatch": self.pre_dispatch.describe() if self.pre_dispatch else None,
         }
 
 
@@ -163,6 +197,7 @@ def prepare(
     posts: Sequence[tuple[float, float]] | None = None,
     travel: TravelModel | None = None,
     max_wait_minutes: float = 30.0,
+    pre_dispatch: ServiceModel | None = None,
 ) -> PlanInputs:
     rules = rules_as_of or default_rules_date(program)
     eligible = eligible_calls(program, calls, rules_as_of=rules)
@@ -194,6 +229,7 @@ def prepare(
         unit_kind=unit_kind,
         replay=replay,
         arrivals=model,
+        pre_dispatch=pre_dispatch,
     )
 
 

@@ -34,7 +34,7 @@ from heart.domain.sim import (
     run_replication,
 )
 from heart.planning import charts
-from heart.planning.simulate import fit_on_scene, local_midnight
+from heart.planning.simulate import fit_on_scene, fit_pre_dispatch, local_midnight
 
 LANE_ZONE = "America/Los_Angeles"
 # (lon, lat, radius km): city centres; radii ~ sqrt(city area / pi) (Eugene ~115 km²,
@@ -97,12 +97,17 @@ def validate(
     model = travel or TravelModel()
     plan = ShiftPlan.parse(hours)
 
+    pre_dispatch, idle_calls = fit_pre_dispatch(lane)
+    variants = [("queueing only", None)]
+    if pre_dispatch is not None:
+        variants.append(("with pre-dispatch delay", pre_dispatch))
+
     by_teams = []
-    for n in team_counts:
+    for (variant, delay), n in ((v, n) for v in variants for n in team_counts):
         cfg = SimConfig(
             start, days, make_teams(n, plan, [POST]), travel=model, max_wait_minutes=max_wait
         )
-        scenario = Scenario(cfg, service, replay=calls)
+        scenario = Scenario(cfg, service, replay=calls, pre_dispatch=delay)
         sim = {name: [] for name, _ in INTERVALS}
         reached = []
         for rep in range(replications):
@@ -113,7 +118,12 @@ def validate(
             sim["dispatch_to_arrival"].append(r.arrived[ok] - r.dispatched[ok])
             sim["on_scene"].append(r.cleared[ok] - r.arrived[ok])
         pooled = {k: np.concatenate(v) for k, v in sim.items()}
-        row = {"teams": n, "share_reached": float(np.mean(reached)), "intervals": {}}
+        row = {
+            "teams": n,
+            "model": variant,
+            "share_reached": float(np.mean(reached)),
+            "intervals": {},
+        }
         for name, label in INTERVALS:
             d = ks_statistic(real[name], pooled[name])
             row["intervals"][name] = {
@@ -128,15 +138,18 @@ def validate(
                 "real_n": int(len(real[name])),
             }
             if out_dir is not None:
+                suffix = "" if delay is None else "_delay"
                 charts.quantile_plot(
                     real[name],
                     pooled[name],
-                    out_dir / f"qq_{name}_{n}teams.png",
-                    title=f"{label}, {n} team(s)",
+                    out_dir / f"qq_{name}_{n}teams{suffix}.png",
+                    title=f"{label}, {n} team(s), {variant}",
                     ks=d,
                 )
         by_teams.append(row)
     best = min(by_teams, key=lambda r: r["intervals"]["request_to_dispatch"]["ks"])
+    queueing_only = [r for r in by_teams if r["model"] == "queueing only"]
+    best_queueing = min(queueing_only, key=lambda r: r["intervals"]["request_to_dispatch"]["ks"])
     return {
         "source": "Lane County MCS dispatches (de-identified; city only)",
         "calls": lane.height,
@@ -151,6 +164,11 @@ def validate(
             "speed_kmh": model.speed_kmh,
             "turnout_minutes": model.turnout_minutes,
         },
+        "pre_dispatch": {
+            "fitted_from_idle_calls": idle_calls,
+            "model": pre_dispatch.describe() if pre_dispatch is not None else None,
+        },
         "by_teams": by_teams,
-        "best_teams_by_request_to_dispatch": best["teams"],
+        "best_teams_by_request_to_dispatch": best_queueing["teams"],
+        "best_overall": {"teams": best["teams"], "model": best["model"]},
     }

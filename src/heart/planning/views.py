@@ -47,6 +47,9 @@ def index(request: HttpRequest) -> HttpResponse:
     charts = sorted(p.name for p in folder.glob("*.png"))
     validation = report.get("validation") or {}
     best = validation.get("best_teams_by_request_to_dispatch")
+    overall = validation.get("best_overall") or {"teams": best, "model": "queueing only"}
+    delay = "_delay" if overall["model"] != "queueing only" else ""
+    best_suffix = f"_{overall['teams']}teams{delay}.png"
     simulate = report.get("simulate") or {}
     context.update(
         report=report,
@@ -57,9 +60,7 @@ def index(request: HttpRequest) -> HttpResponse:
         eligibility_charts=[c for c in charts if c.startswith("eligibility")],
         area_charts=[c for c in charts if c.startswith("area")],
         staffing_charts=[c for c in charts if c.startswith("simulate")],
-        validation_charts=[
-            c for c in charts if c.startswith("qq_") and c.endswith(f"_{best}teams.png")
-        ],
+        validation_charts=[c for c in charts if c.startswith("qq_") and c.endswith(best_suffix)],
     )
     return render(request, "planning/index.html", context)
 
