@@ -377,6 +377,16 @@ class _PreparedTravel(TravelModel):
             return TravelModel.minutes(self, from_lon, from_lat, to_lon, to_lat)
         return got
 
+    def minutes_array(self, from_lon, from_lat, to_lon: float, to_lat: float) -> np.ndarray:
+        # recommend() asks for all ready teams at once: answer from the table too
+        got = [
+            self.current.get(p)
+            for p in zip(np.asarray(from_lon).tolist(), np.asarray(from_lat).tolist(), strict=True)
+        ]
+        if any(m is None for m in got):
+            return TravelModel.minutes_array(self, from_lon, from_lat, to_lon, to_lat)
+        return np.array(got, dtype=float)
+
 
 def simulate(
     calls: SimCalls,
