@@ -157,6 +157,10 @@ def test_caring_handoff_in_the_browser(browser, live_server, person, staffed_tea
     page.wait_for_load_state()
     assert "Durham Recovery Center (Mental health): sent" in page.locator("#referrals").inner_text()
     assert Referral.objects.filter(task=task, status="sent").count() == 1
+    shots = os.environ.get("HEART_SCREENSHOTS")  # e.g. docs/screenshots (see the README)
+    if shots:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.screenshot(path=f"{shots}/care-task.png", full_page=True)
 
     # 4. the referral exports as a valid FHIR bundle
     href = page.get_attribute("#fhir-link", "href")

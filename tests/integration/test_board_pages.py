@@ -88,7 +88,10 @@ def test_stream_refuses_without_the_role(person, staffed_team):
 def test_home_sends_each_role_to_its_page(person):
     assert signed_in(person("dispatcher")).get("/").url == "/board/"
     assert signed_in(person("responder")).get("/").url == "/responder/"
-    assert signed_in(person("care_navigator")).get("/").status_code == 200
+    assert signed_in(person("care_navigator")).get("/").url == "/care/queue"
+    analyst = signed_in(person("analyst")).get("/")
+    assert analyst.status_code == 200
+    assert "/plan/" in analyst.content.decode() and "/care/sla" in analyst.content.decode()
 
 
 def test_team_filter_strips_and_scopes():

@@ -71,6 +71,8 @@ def home(request):
         return redirect("responder")
     if u.has_perm("accounts.ccd_queue"):
         return redirect("ccd")
+    if u.has_perm("accounts.follow_up"):
+        return redirect("care-queue")
     return render(request, "board/home.html")
 
 
