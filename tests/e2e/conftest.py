@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.db)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         _missing(f"{CHROMIUM} not found (apt-get install -y chromium)")
@@ -53,12 +53,21 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("playwright is not installed (pip install -e '.[dev]')")
-    if not (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists():
-        _missing("Leaflet is not installed (bash scripts/frontend.sh)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    # Playwright's sync API keeps an event loop in this thread while the browser lives;
+    # the ORM calls tests make between browser steps are still synchronous and safe.
+    # Package scope: the setting is undone before the rest of the suite runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            yield b
+            b.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _free_port() -> int:
@@ -67,10 +76,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory, browser):
     """`heart serve --demo --no-replay` on a free port with its own SQLite file."""
     import httpx
+
+    if not (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists():
+        _missing("Leaflet is not installed (bash scripts/frontend.sh)")
 
     data = tmp_path_factory.mktemp("heart-e2e")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HEART_PROGRAM")}

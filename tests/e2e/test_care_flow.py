@@ -5,56 +5,21 @@ browser session) -> the follow-up appears in the navigator's queue page -> the n
 logs a failed attempt, then a successful one with a referral -> the person's referrals
 download as a FHIR bundle that validates.
 
-Never `playwright install`: the browser is the system chromium. Skips locally when it
-is missing; fails under CI (env CI set).
+Never `playwright install`: the browser is the system chromium (the `browser` fixture of
+tests/e2e/conftest.py). Skips locally when it is missing; fails under CI (env CI set).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 # the integration fixtures (people in roles, staffed teams), reused here
 from tests.integration.conftest import _fast_passwords, person, staffed_team  # noqa: F401
 
-CHROMIUM = os.environ.get("HEART_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = None
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        missing = f"chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = missing or "playwright is not installed (pip install -e '.[dev]')"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes between browser steps are still synchronous and safe.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _login(context, base: str, username: str):
