@@ -20,7 +20,7 @@ from heart.calls.eido import EidoDocument, EidoError, to_call
 from heart.calls.errors import NotFound, ServiceError
 from heart.calls.intake import current_program, receive_call, record_ccd_outcome
 from heart.calls.models import Call
-from heart.calls.validation import check_text, check_time
+from heart.calls.validation import check_value
 from heart.domain.triage import CallInput
 
 api = NinjaAPI(
@@ -169,9 +169,7 @@ class CallIn(Schema):
     @field_validator("*", mode="after")
     @classmethod
     def _usable(cls, value):
-        if isinstance(value, dt.datetime):
-            return check_time(value)
-        return check_text(value)
+        return check_value(value)
 
     @model_validator(mode="after")
     def _both_coordinates(self):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from heart.calls.validation import check_text, check_time
+from heart.calls.validation import check_value
 from heart.domain.geo import valid_lon_lat
 from heart.domain.triage import CallInput
 
@@ -41,10 +41,7 @@ class _Component(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _usable(cls, value):
-        """No NUL characters in text, no times out of range (they cannot be stored)."""
-        if isinstance(value, dt.datetime):
-            return check_time(value)
-        return check_text(value)
+        return check_value(value)
 
 
 class Ref(BaseModel):

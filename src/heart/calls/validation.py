@@ -45,3 +45,11 @@ def check_text(value):
         if problem:
             raise ValueError(problem)
     return value
+
+
+def check_value(value):
+    """After-validator for every field of an input schema: times in range, text without
+    NUL characters (neither could be stored)."""
+    if isinstance(value, dt.datetime):
+        return check_time(value)
+    return check_text(value)
