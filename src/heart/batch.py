@@ -26,6 +26,7 @@ class BatchSummary:
     by_route: Counter = field(default_factory=Counter)
     by_route_reason: Counter = field(default_factory=Counter)
     rules_version: str = ""
+    decisions: pl.DataFrame | None = None  # kept only when asked (run_batch with_texts)
 
 
 def triage_frame(
@@ -35,6 +36,7 @@ def triage_frame(
     rules_as_of: dt.date | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_chunk: Callable[[int], None] | None = None,
+    with_texts: bool = False,
 ) -> pl.DataFrame:
     parts = []
     # decisions per distinct facts, shared by the chunks (hashing facts costs more than it
@@ -42,7 +44,11 @@ def triage_frame(
     cache: dict | None = {} if calls.height > chunk_rows else None
     for start in range(0, max(calls.height, 1), chunk_rows):  # an empty input is one chunk
         chunk = calls.slice(start, chunk_rows)
-        parts.append(decide_frame(program, chunk, rules_as_of=rules_as_of, cache=cache))
+        parts.append(
+            decide_frame(
+                program, chunk, rules_as_of=rules_as_of, cache=cache, with_texts=with_texts
+            )
+        )
         if on_chunk:
             on_chunk(chunk.height)
     return pl.concat(parts)
@@ -69,10 +75,13 @@ def run_batch(
     rules_as_of: dt.date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     by_reason: bool = True,
+    with_texts: bool = False,
 ) -> BatchSummary:
     """Triage a whole file; ``progress(stage, done, total)`` drives a progress bar.
 
     ``by_reason=False`` skips the counts by route and reason (a quiet run prints none).
+    ``with_texts=True`` keeps the decisions, with their sentences, on the summary (the
+    written file has the codes only).
     """
     report = progress or (lambda stage, done, total: None)
     report("read", 0, 1)
@@ -88,10 +97,12 @@ def run_batch(
         report("triage", done, calls.height)
 
     report("triage", 0, calls.height)
-    decisions = triage_frame(program, calls, rules_as_of=rules_as_of, on_chunk=on_chunk)
+    decisions = triage_frame(
+        program, calls, rules_as_of=rules_as_of, on_chunk=on_chunk, with_texts=with_texts
+    )
     report("write", 0, 1)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    decisions.write_csv(out_path)
+    decisions.drop("reason_texts", strict=False).write_csv(out_path)
     rejects.write_csv(rejects_path)
     report("write", 1, 1)
     summary = BatchSummary(rules_version=program.rules_version)
@@ -100,4 +111,6 @@ def run_batch(
     else:
         summary.accepted, summary.rejected = decisions.height, rejects.height
         summary.rows_read = summary.accepted + summary.rejected
+    if with_texts:
+        summary.decisions = decisions
     return summary

@@ -16,9 +16,7 @@ from heart.batch import run_batch
 from heart.cli import print_summary
 from heart.domain.mapping import load_mapping
 from heart.domain.program import load_program
-from heart.domain.triage_batch import decide_frame
 from heart.synthetic import generate_calls
-from heart.triage_io import parse_calls, read_raw
 
 
 def demo_natures(program) -> tuple[list[str], list[float]]:
@@ -64,13 +62,12 @@ def run_demo(*, calls: int, seed: int, program_name: str, console: Console) -> i
         mapping=load_mapping("heart-standard"),
         out_path=out_path,
         rejects_path=rejects_path,
+        with_texts=True,  # the stored calls carry the full sentences
     )
-    # the stored calls carry the full sentences, so triage again with texts in memory
-    calls, _ = parse_calls(
-        read_raw(calls_path, load_mapping("heart-standard")), load_mapping("heart-standard")
+    joined = frame.with_row_index("row", offset=1).join(
+        summary.decisions.drop("id"),  # type: ignore[union-attr]
+        on="row",
     )
-    decisions = decide_frame(program, calls, with_texts=True)
-    joined = frame.with_row_index("row", offset=1).join(decisions.drop("id"), on="row")
     rows = []
     for r in joined.iter_rows(named=True):
         rows.append(

@@ -25,6 +25,8 @@ def test_demo_stores_every_call_with_reasons(tmp_path, settings):
     assert calls.count() == 400
     routes = set(calls.values_list("route", flat=True))
     assert {"crt", "standard"} <= routes
+    header = (tmp_path / "demo" / "decisions.csv").read_text().splitlines()[0]
+    assert header == "row,id,route,reasons,rules_version"  # the sentences stay in the database
     one = calls.filter(route="crt").first()
     assert one.reasons[-1]["code"] == "route_crt" and one.reasons[-1]["text"]
     # running again replaces the demo calls instead of adding to them
