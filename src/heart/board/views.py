@@ -127,15 +127,8 @@ def _team_filter(team_id: int):
     def filt(name: str, payload: dict) -> dict | None:
         if payload.get("team_id") != team_id or name == "avl.positions":
             return None
-        keys = (
-            ("team_id", "call_id", "status", "to")
-            if name == "call.rerouted"
-            else (
-                "team_id",
-                "call_id",
-                "status",
-            )
-        )
+        # a re-triage also says what the call became, so the phone can warn the team
+        keys = ("team_id", "call_id", "status") + (("to",) if name == "call.rerouted" else ())
         return {k: payload[k] for k in keys if k in payload}
 
     return filt

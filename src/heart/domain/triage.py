@@ -34,13 +34,6 @@ class NatureStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
-class Route(StrEnum):
-    CRT = "crt"
-    CO_RESPONSE = "co_response"
-    CCD = "ccd"
-    STANDARD = "standard"
-
-
 @dataclass(frozen=True, slots=True)
 class CallInput:
     """A call as triage needs it. ``received_at`` must carry its time zone."""
