@@ -124,13 +124,13 @@ def _run(args, vendor: str) -> int:
     from django.test import Client
 
     from heart.accounts.roles import ensure_roles
-    from heart.accounts.services import create_person
+    from heart.accounts.services import create_user
     from heart.care.models import FollowUpTask
 
     ensure_roles()
     _fill(args.tasks)
     assert FollowUpTask.objects.filter(state="open").count() == args.tasks
-    nav = create_person(username="bench-nav", password="pw-bench-123", role="care_navigator")
+    nav = create_user(username="bench-nav", password="pw-bench-123", role="care_navigator")
     client = Client()
     client.force_login(nav)
     for url in ("/care/queue", "/api/care/queue"):

@@ -78,8 +78,8 @@ def seed(teams: int, open_calls: int, rng: random.Random) -> str:
 
     from heart.accounts.actors import SYSTEM
     from heart.accounts.services import create_api_client
-    from heart.calls.intake import current_program
     from heart.calls.models import Call
+    from heart.program_in_force import current_program
     from heart.teams.models import Shift, ShiftMember, Team
     from heart.teams.services import change_status
 
@@ -140,9 +140,9 @@ def seed(teams: int, open_calls: int, rng: random.Random) -> str:
 def bench_recommendation(samples: int) -> dict:
     from django.utils import timezone
 
-    from heart.calls.intake import current_program
     from heart.calls.models import Call
     from heart.domain.dispatch import recommend
+    from heart.program_in_force import current_program
     from heart.teams.selectors import recommendation_for, team_snapshots
 
     program = current_program()

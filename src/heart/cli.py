@@ -313,7 +313,7 @@ def cmd_apiclient(args: argparse.Namespace) -> int:
     _django_setup()
     from heart.accounts.models import ApiClient
     from heart.accounts.services import create_api_client
-    from heart.calls.errors import ServiceError
+    from heart.errors import ServiceError
 
     if args.apiclient_command == "create":
         try:

@@ -37,9 +37,9 @@ def test_caring_handoff_in_the_browser(browser, live_server, person, staffed_tea
     from fhir.resources.R4B.bundle import Bundle
 
     from heart.accounts.actors import SYSTEM
-    from heart.calls.intake import current_program
     from heart.calls.models import Call
     from heart.care.models import FollowUpTask, Provider, Referral
+    from heart.program_in_force import current_program
     from heart.teams.services import assign_team, change_status
 
     base = live_server.url

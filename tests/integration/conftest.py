@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.roles import RESPONDER, ROLES
-from heart.accounts.services import create_person
+from heart.accounts.services import create_user
 from heart.domain.dispatch import UnitState
 
 _n = itertools.count()
@@ -37,7 +37,7 @@ def person(db):
     def make(role: str, discipline: str = ""):
         if role == RESPONDER and not discipline:
             discipline = "clinician"
-        return create_person(
+        return create_user(
             username=f"{role}{next(_n)}", password="pw-test-123", role=role, discipline=discipline
         )
 
@@ -105,7 +105,7 @@ def race(jobs):
 
     from django.db import connections
 
-    from heart.calls.errors import Conflict
+    from heart.errors import Conflict
 
     barrier = threading.Barrier(len(jobs))
     wins, conflicts, errors = [], [], []

@@ -26,8 +26,8 @@ def session_headers(person, staffed_team):
     from django.utils import timezone
 
     from heart.accounts.actors import SYSTEM
-    from heart.calls.intake import receive_call
     from heart.domain.triage import CallInput
+    from heart.intake.services import receive_call
     from tests.integration.conftest import DURHAM
 
     staffed_team("Fuzz team")

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
-from heart.calls.intake import current_program
 from heart.calls.models import Call
+from heart.program_in_force import current_program
 from heart.teams.models import Assignment, Team
 from heart.teams.services import assign_team
 from tests.integration.conftest import race

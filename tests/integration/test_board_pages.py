@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM
-from heart.calls.intake import receive_call
 from heart.domain.triage import CallInput
-from heart.live import events
+from heart.intake.services import receive_call
+from heart.live import broadcast as events
 from heart.live.hub import Hub
 from tests.integration.conftest import DURHAM
 

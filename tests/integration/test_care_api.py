@@ -131,7 +131,7 @@ def world(person, staffed_team):
                 (person(RESPONDER, "emt"), "emt"),
             ]
         team = staffed_team("T1", now=now, members=members)
-        from heart.calls.intake import current_program
+        from heart.program_in_force import current_program
 
         assign_team(call=call, team=team, actor=SYSTEM, program=current_program(), now=now)
         return {

@@ -12,7 +12,6 @@ from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
 from heart.accounts.actors import SYSTEM
-from heart.calls.errors import Conflict, Forbidden, Invalid, NotFound
 from heart.calls.models import Call, Disposition
 from heart.care import selectors, services
 from heart.care.fhir import person_bundle_json
@@ -26,6 +25,7 @@ from heart.care.models import (
     Provider,
     Referral,
 )
+from heart.errors import Conflict, Forbidden, Invalid, NotFound
 from heart.teams.services import DispositionInput, assign_team, change_status, clear_call
 from tests.integration.test_care_support import actor, ccd, disposition, make_call
 
@@ -65,25 +65,26 @@ def recent(hours=1):
 
 
 def test_clear_call_with_consent_creates_encounter_person_and_task(
-    program, staffed_team, on_duty_now
+    program, staffed_team, on_duty_now, django_capture_on_commit_callbacks
 ):
     team = staffed_team("T1", now=on_duty_now)
     call = make_call(at=on_duty_now)
     assign_team(call=call, team=team, actor=SYSTEM, program=program, now=on_duty_now)
     for s in ("en_route", "on_scene"):
         change_status(team=team, status=s, actor=SYSTEM, now=on_duty_now)
-    d = clear_call(
-        team=team,
-        disposition=DispositionInput(
-            outcome="referred",
-            referred_to="clinic",
-            consent_follow_up=True,
-            contact_name="Maria Lopez",
-            contact_phone="919-555-0101",
-        ),
-        actor=SYSTEM,
-        now=on_duty_now,
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # care runs after the commit
+        d = clear_call(
+            team=team,
+            disposition=DispositionInput(
+                outcome="referred",
+                referred_to="clinic",
+                consent_follow_up=True,
+                contact_name="Maria Lopez",
+                contact_phone="919-555-0101",
+            ),
+            actor=SYSTEM,
+            now=on_duty_now,
+        )
     enc = Encounter.objects.get(disposition=d)
     assert enc.mode == "in_person" and enc.team == team and enc.consent_follow_up
     assert enc.consent_follow_up_by == "system" and enc.consent_follow_up_at == on_duty_now
@@ -104,12 +105,17 @@ def test_exact_contact_match_reuses_the_person_fuzzy_does_not():
     assert a.person_id == b.person_id != c.person_id
 
 
-def test_ccd_outcome_phone_encounter_then_consent_opens_task(program, person, nav):
-    from heart.calls.intake import record_ccd_outcome
+def test_ccd_outcome_phone_encounter_then_consent_opens_task(
+    program, person, nav, django_capture_on_commit_callbacks
+):
+    from heart.intake.services import record_ccd_outcome
 
     clinician = actor(person("crisis_clinician"))
     call = make_call(at=timezone.now(), route="ccd")
-    o = record_ccd_outcome(call=call, outcome="resolved_by_phone", actor=clinician, program=program)
+    with django_capture_on_commit_callbacks(execute=True):  # care runs after the commit
+        o = record_ccd_outcome(
+            call=call, outcome="resolved_by_phone", actor=clinician, program=program
+        )
     enc = Encounter.objects.get(ccd_outcome=o)
     assert enc.mode == "phone" and not enc.consent_follow_up
     assert not FollowUpTask.objects.filter(encounter=enc).exists()
@@ -382,9 +388,9 @@ def test_before_after_measure():
 def SYSTEM_NAV():
     from django.contrib.auth.models import User
 
-    from heart.accounts.services import create_person
+    from heart.accounts.services import create_user
 
-    u = User.objects.filter(username="nav-sys").first() or create_person(
+    u = User.objects.filter(username="nav-sys").first() or create_user(
         username="nav-sys", password="pw-test-123", role="care_navigator"
     )
     return actor(u)

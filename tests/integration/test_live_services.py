@@ -8,11 +8,11 @@ import pytest
 
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.models import AuditEntry
-from heart.calls.errors import Conflict, Invalid
-from heart.calls.intake import receive_call, record_ccd_outcome
 from heart.calls.models import Call, TimelineEvent
 from heart.domain.triage import CallInput
-from heart.live import events
+from heart.errors import Conflict, Invalid
+from heart.intake.services import receive_call, record_ccd_outcome
+from heart.live import broadcast as events
 from heart.teams.models import StatusWriteError, Team
 from heart.teams.services import (
     DispositionInput,

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_call_is_stored_with_its_decision(durham_2022):
     call = CallInput(received_at=ny(2022, 7, 5, 10, 0), nature="CRISIS", beat="113")
-    stored, created = record_call(call=call, program=durham_2022, cad_incident_id="CAD-1")
+    recorded = record_call(call=call, program=durham_2022, cad_incident_id="CAD-1")
+    stored, created = recorded.call, recorded.created
     assert created
     stored.refresh_from_db()
     assert stored.route == "crt"
@@ -29,7 +30,8 @@ def test_repeated_delivery_updates_instead_of_duplicating(durham_2022):
     again = CallInput(
         received_at=ny(2022, 7, 5, 10, 0), nature="CRISIS", beat="113", narrative="he has a gun"
     )
-    stored, created = record_call(call=again, program=durham_2022, cad_incident_id="CAD-2")
+    recorded = record_call(call=again, program=durham_2022, cad_incident_id="CAD-2")
+    stored, created = recorded.call, recorded.created
     assert not created
     assert Call.objects.filter(cad_incident_id="CAD-2").count() == 1
     assert stored.route == "standard"  # co-response had not started on 2022-07-05
@@ -38,6 +40,6 @@ def test_repeated_delivery_updates_instead_of_duplicating(durham_2022):
 
 def test_unknown_nature_is_stored_as_standard(durham_2022):
     call = CallInput(received_at=ny(2022, 7, 5, 10, 0), nature="NEW CODE 2030", beat="113")
-    stored, _ = record_call(call=call, program=durham_2022)
+    stored = record_call(call=call, program=durham_2022).call
     assert stored.route == "standard"
     assert stored.reason_codes[0] == "nature_unknown"

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 
 from heart.accounts.actors import SYSTEM
-from heart.calls.intake import receive_call
 from heart.domain.triage import CallInput
-from heart.live import events
+from heart.intake.services import receive_call
+from heart.live import broadcast as events
 from heart.teams.models import ShiftMember
 from heart.teams.services import assign_team
 from tests.integration.conftest import DURHAM

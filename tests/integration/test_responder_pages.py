@@ -7,9 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM
-from heart.calls.intake import current_program, receive_call
 from heart.calls.models import Call, Disposition
 from heart.domain.triage import CallInput
+from heart.intake.services import receive_call
+from heart.program_in_force import current_program
 from heart.teams.services import assign_team
 from tests.integration.conftest import DURHAM
 

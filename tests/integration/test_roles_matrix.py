@@ -108,7 +108,7 @@ def world(person, staffed_team):
             )
 
         c1, c2, c3, c4 = call("crt"), call("ccd"), call("co_response"), call("crt")
-        from heart.calls.intake import current_program
+        from heart.program_in_force import current_program
 
         assign_team(call=c1, team=t1, actor=SYSTEM, program=current_program(), now=now)
         clin = person(CRISIS_CLINICIAN)

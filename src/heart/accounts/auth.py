@@ -7,7 +7,7 @@ from ninja.security import HttpBearer, SessionAuth
 from heart.accounts.actors import Actor
 from heart.accounts.models import ApiClient
 from heart.accounts.services import client_for_token
-from heart.calls.errors import Forbidden
+from heart.errors import Forbidden
 
 # what an API client's scopes let it do (everything else needs a person)
 _SCOPE_FOR = {"intake_call": ApiClient.Scope.INTAKE, "post_avl": ApiClient.Scope.AVL}

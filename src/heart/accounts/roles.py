@@ -15,36 +15,29 @@ SUPERVISOR = "supervisor"
 ANALYST = "analyst"
 ADMIN = "admin"
 
+# supervisors and admins run the whole operation: everything except acting as a team in
+# the field (that needs a shift on a team)
+_RUNS_THE_OPERATION = frozenset(
+    {
+        "intake_call",
+        "view_calls",
+        "dispatch",
+        "ccd_queue",
+        "follow_up",
+        "manage_teams",
+        "view_reports",
+    }
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     CALL_TAKER: frozenset({"intake_call", "view_calls"}),
     DISPATCHER: frozenset({"intake_call", "view_calls", "dispatch"}),
     CRISIS_CLINICIAN: frozenset({"view_calls", "ccd_queue"}),
     RESPONDER: frozenset({"respond", "post_avl"}),
     CARE_NAVIGATOR: frozenset({"follow_up"}),
-    SUPERVISOR: frozenset(
-        {
-            "intake_call",
-            "view_calls",
-            "dispatch",
-            "ccd_queue",
-            "follow_up",
-            "manage_teams",
-            "view_reports",
-        }
-    ),
+    SUPERVISOR: _RUNS_THE_OPERATION,
     ANALYST: frozenset({"view_reports"}),
-    # everything except acting as a team in the field (that needs a shift on a team)
-    ADMIN: frozenset(
-        {
-            "intake_call",
-            "view_calls",
-            "dispatch",
-            "ccd_queue",
-            "follow_up",
-            "manage_teams",
-            "view_reports",
-        }
-    ),
+    ADMIN: _RUNS_THE_OPERATION,
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 
@@ -61,7 +54,3 @@ def ensure_roles(using: str = "default") -> None:
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set([perms[c] for c in codenames if c in perms])
-
-
-def perm(codename: str) -> str:
-    return f"accounts.{codename}"

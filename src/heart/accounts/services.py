@@ -16,7 +16,7 @@ from django.utils import timezone
 from heart.accounts.actors import Actor
 from heart.accounts.models import ApiClient, AuditEntry, Profile
 from heart.accounts.roles import RESPONDER, ROLES
-from heart.calls.errors import Conflict, Invalid
+from heart.errors import Conflict, Invalid, NotFound
 
 TOKEN_PREFIX = "heart_"
 
@@ -73,6 +73,21 @@ def client_for_token(token: str) -> ApiClient | None:
     return client
 
 
+def revoke_api_client(*, name: str, actor: Actor) -> ApiClient:
+    """Deactivate a client's token (audited). Other server processes stop accepting it
+    when their token cache expires (CACHE_SECONDS)."""
+    with transaction.atomic():
+        client = ApiClient.objects.select_for_update().filter(name=name).first()
+        if client is None:
+            raise NotFound(f"name: no API client called {name!r}", path="name")
+        if client.active:
+            client.active = False
+            client.save(update_fields=["active"])
+            audit(actor=actor, action="apiclient.revoke", obj=client)
+    clear_token_cache()
+    return client
+
+
 def clear_token_cache() -> None:
     with _cache_lock:
         _cache.clear()
@@ -90,10 +105,9 @@ def audit(*, actor: Actor, action: str, obj, data: dict | None = None, at=None) 
     )
 
 
-def create_person(
-    *, username: str, password: str, role: str, discipline: str = "", email: str = ""
-):
-    """A user in one role (responders need a discipline)."""
+def create_user(*, username: str, password: str, role: str, discipline: str = "", email: str = ""):
+    """A login for a staff member in one role (responders need a discipline). People in
+    care are made by heart.care.services.create_person."""
     if role not in ROLES:
         raise Invalid(f"role: unknown role {role!r} (one of {list(ROLES)})", path="role")
     if role == RESPONDER and not discipline:

@@ -8,9 +8,9 @@ from functools import lru_cache
 from django.utils import timezone
 from shapely.geometry import mapping
 
-from heart.calls.intake import current_program
 from heart.calls.models import Call, TimelineEvent
 from heart.domain.dispatch import TRANSITIONS, UnitState
+from heart.program_in_force import current_program
 from heart.teams.models import Assignment, Team
 from heart.teams.selectors import board_teams
 

@@ -23,11 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 from heart.accounts.actors import Actor
 from heart.board import selectors
 from heart.board.forms import BackupForm, CcdOutcomeForm, DispositionForm, StatusForm
-from heart.calls.errors import ServiceError
-from heart.calls.intake import current_program, record_ccd_outcome
 from heart.calls.models import Call
 from heart.calls.selectors import ccd_queue
+from heart.errors import ServiceError
+from heart.intake.services import record_ccd_outcome
 from heart.live.hub import hub
+from heart.program_in_force import current_program
 from heart.teams.selectors import team_for_user
 from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
 
@@ -241,8 +242,6 @@ def responder_status(request):
     if not form.is_valid():
         return _fail(request, _invalid("status", form))
     try:
-        if form.cleaned_data["status"] == "dispatched":
-            raise ServiceError("status: a dispatcher assigns calls", path="status")
         change_status(
             team=team, status=form.cleaned_data["status"], actor=Actor.for_user(request.user)
         )
@@ -287,7 +286,7 @@ def responder_clear(request):
 
 
 def _invalid(field: str | None, form) -> ServiceError:
-    from heart.calls.errors import Invalid
+    from heart.errors import Invalid
 
     name, errs = next(iter(form.errors.items()))
     return Invalid(f"{name}: {' '.join(errs)}", path=name if name != "__all__" else "")

@@ -11,10 +11,6 @@ def calls_by_route() -> dict[str, int]:
     return {row["route"]: row["n"] for row in Call.objects.values("route").annotate(n=Count("id"))}
 
 
-def recent_calls(limit: int = 50) -> QuerySet[Call]:
-    return Call.objects.order_by("-received_at")[:limit]
-
-
 def open_calls(*, route: str | None = None, limit: int = 500) -> QuerySet[Call]:
     qs = Call.objects.filter(state=Call.State.OPEN)
     if route:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -33,6 +34,15 @@ def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> d
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What :func:`record_call` did with a delivery."""
+
+    call: Call
+    created: bool
+    unchanged: bool = False  # an older delivery than the stored one: nothing was written
+
+
 def record_call(
     *,
     call: CallInput,
@@ -42,11 +52,11 @@ def record_call(
     address: str = "",
     incident_type_text: str = "",
     source_updated_at: dt.datetime | None = None,
-) -> tuple[Call, bool]:
-    """Triage and store a call; a repeated CAD id updates the same call. (call, created).
+) -> Recorded:
+    """Triage and store a call; a repeated CAD id updates the same call.
 
     A delivery whose ``source_updated_at`` is older than the stored one is out of
-    order: the stored call is returned unchanged.
+    order: the stored call is returned, ``unchanged``.
     """
     decision = decide(program, call)
     fields = _fields(
@@ -59,7 +69,7 @@ def record_call(
     )
     if cad_incident_id is None:
         with transaction.atomic():
-            return Call.objects.create(source=source, **fields), True
+            return Recorded(Call.objects.create(source=source, **fields), created=True)
     if connection.vendor == "postgresql":
         return _upsert_postgresql(cad_incident_id, source, fields)
     try:
@@ -68,20 +78,20 @@ def record_call(
                 Call.objects.select_for_update().filter(cad_incident_id=cad_incident_id).first()
             )
             if existing is None:
-                return Call.objects.create(
+                created = Call.objects.create(
                     cad_incident_id=cad_incident_id, source=source, **fields
-                ), True
+                )
+                return Recorded(created, created=True)
             if (
                 source_updated_at is not None
                 and existing.source_updated_at is not None
                 and source_updated_at < existing.source_updated_at
             ):
-                existing.unchanged = True  # an out-of-order (older) delivery
-                return existing, False
+                return Recorded(existing, created=False, unchanged=True)
             for key, value in fields.items():
                 setattr(existing, key, value)
             existing.save()
-            return existing, False
+            return Recorded(existing, created=False)
     except IntegrityError:
         # a concurrent delivery of the same incident won the insert: update theirs
         with transaction.atomic():
@@ -89,7 +99,7 @@ def record_call(
             for key, value in fields.items():
                 setattr(obj, key, value)
             obj.save()
-            return obj, False
+            return Recorded(obj, created=False)
 
 
 _UPSERT_COLUMNS = (
@@ -113,7 +123,7 @@ _UPSERT_COLUMNS = (
 )
 
 
-def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> tuple[Call, bool]:
+def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> Recorded:
     """One round trip: INSERT … ON CONFLICT DO UPDATE unless the delivery is older.
 
     Same semantics as the ORM path below (which other databases use).
@@ -136,9 +146,7 @@ def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> tuple
         cur.execute(sql, [cad_incident_id, now, now, *params])
         row = cur.fetchone()
     if row is None:  # an out-of-order (older) delivery
-        existing = Call.objects.get(cad_incident_id=cad_incident_id)
-        existing.unchanged = True
-        return existing, False
+        return Recorded(Call.objects.get(cad_incident_id=cad_incident_id), False, unchanged=True)
     pk, inserted, state, created_at, parent_id, closed_at = row
     obj = Call(
         pk=pk,
@@ -152,23 +160,13 @@ def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> tuple
     )
     obj._state.adding = False
     obj._state.db = connection.alias
-    return obj, bool(inserted)
+    return Recorded(obj, created=bool(inserted))
 
 
-def append_timeline(
-    *,
-    call: Call,
-    kind: str,
-    actor: Actor,
-    text: str,
-    team=None,
-    data: dict | None = None,
-    at: dt.datetime | None = None,
-) -> TimelineEvent:
-    """Append one line to a call's timeline (services only; never edited afterwards)."""
-    return TimelineEvent.objects.create(
-        **timeline_fields(call=call, kind=kind, actor=actor, text=text, team=team, data=data, at=at)
-    )
+def append_timeline(**line) -> TimelineEvent:
+    """Append one line to a call's timeline (services only; never edited afterwards).
+    Takes the keyword arguments of :func:`timeline_fields`."""
+    return TimelineEvent.objects.create(**timeline_fields(**line))
 
 
 def timeline_fields(
@@ -181,6 +179,7 @@ def timeline_fields(
     data: dict | None = None,
     at: dt.datetime | None = None,
 ) -> dict:
+    """The fields of one timeline line: who, when, what (text cut to 500 characters)."""
     return dict(
         call=call,
         kind=kind,

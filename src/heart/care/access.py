@@ -16,8 +16,8 @@ from django.utils import timezone
 from heart.accounts.actors import Actor
 from heart.accounts.auth import can
 from heart.accounts.roles import ADMIN, SUPERVISOR
-from heart.calls.errors import Forbidden
 from heart.care.models import PersonAudit
+from heart.errors import Forbidden
 
 
 def can_see_people(actor: Actor) -> bool:

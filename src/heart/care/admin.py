@@ -10,9 +10,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from heart.calls.errors import Invalid
 from heart.care import services
 from heart.care.models import SERVICES, Provider
+from heart.errors import Invalid
 
 
 class ProviderForm(forms.ModelForm):

@@ -14,14 +14,14 @@ from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import require
-from heart.calls.api import ErrorOut, _call_or_404
+from heart.calls.models import Call
 from heart.care import selectors, services
 from heart.care.access import client_ip, require_see_people
 from heart.care.fhir import person_bundle_json
 from heart.care.models import FollowUpTask, Person
+from heart.web.apikit import ERRORS, object_or_404
 
 router = Router(tags=["care"])
-ERR = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 NOTE = Field("", description="free text; at most HEART_CARE.note_max_chars (2000)")
 
 
@@ -258,7 +258,7 @@ def _a(request):
 # ------------------------------------------------------------------ queue, tasks
 
 
-@router.get("/queue", response={200: QueueOut, **ERR})
+@router.get("/queue", response={200: QueueOut, **ERRORS})
 def queue(request, page: int = 1):
     """Open follow-ups by due time, overdue marked (care navigators, supervisors)."""
     q = selectors.queue_page(actor=_a(request), page=page, ip=client_ip(request), what="api:queue")
@@ -271,7 +271,7 @@ def queue(request, page: int = 1):
     }
 
 
-@router.get("/tasks/{task_id}", response={200: TaskOut, **ERR})
+@router.get("/tasks/{task_id}", response={200: TaskOut, **ERRORS})
 def task_detail(request, task_id: int):
     t = selectors.task_for(
         task_id=task_id, actor=_a(request), ip=client_ip(request), what="api:task"
@@ -279,20 +279,20 @@ def task_detail(request, task_id: int):
     return _task_out(t, timezone.now())
 
 
-@router.post("/tasks/{task_id}/take", response={200: TaskOut, **ERR})
+@router.post("/tasks/{task_id}/take", response={200: TaskOut, **ERRORS})
 def take(request, task_id: int):
     """Claim a follow-up. Two at once: one wins, the other gets 409 naming who has it."""
     services.take_task(task_id=task_id, actor=_a(request))
     return task_detail(request, task_id)
 
 
-@router.post("/tasks/{task_id}/release", response={200: TaskOut, **ERR})
+@router.post("/tasks/{task_id}/release", response={200: TaskOut, **ERRORS})
 def release(request, task_id: int):
     services.release_task(task_id=task_id, actor=_a(request))
     return task_detail(request, task_id)
 
 
-@router.post("/tasks/{task_id}/attempts", response={200: AttemptOut, **ERR})
+@router.post("/tasks/{task_id}/attempts", response={200: AttemptOut, **ERRORS})
 def attempt(request, task_id: int, payload: AttemptIn):
     t, a = services.log_attempt(
         task_id=task_id,
@@ -315,7 +315,7 @@ def attempt(request, task_id: int, payload: AttemptIn):
 # ------------------------------------------------------------------ encounters
 
 
-@router.post("/encounters/{encounter_id}/consent", response={200: ConsentOut, **ERR})
+@router.post("/encounters/{encounter_id}/consent", response={200: ConsentOut, **ERRORS})
 def consent(request, encounter_id: int, payload: ConsentIn):
     """Record consent to follow-up / to share with providers (who and when: you, now)."""
     e = services.record_consent(
@@ -338,7 +338,7 @@ def consent(request, encounter_id: int, payload: ConsentIn):
     }
 
 
-@router.post("/encounters/{encounter_id}/person", response={200: dict, **ERR})
+@router.post("/encounters/{encounter_id}/person", response={200: dict, **ERRORS})
 def link(request, encounter_id: int, payload: LinkIn):
     e = services.link_encounter(
         encounter_id=encounter_id,
@@ -352,7 +352,7 @@ def link(request, encounter_id: int, payload: LinkIn):
 # ------------------------------------------------------------------ people
 
 
-@router.get("/people", response={200: list[PersonOut], **ERR})
+@router.get("/people", response={200: list[PersonOut], **ERRORS})
 def search(request, q: str = ""):
     return [
         _person_out(p)
@@ -360,13 +360,13 @@ def search(request, q: str = ""):
     ]
 
 
-@router.post("/people", response={201: PersonOut, **ERR})
+@router.post("/people", response={201: PersonOut, **ERRORS})
 def create_person(request, payload: PersonIn):
     p = services.create_person(actor=_a(request), ip=client_ip(request), **payload.dict())
     return Status(201, _person_out(p))
 
 
-@router.get("/people/{person_id}", response={200: PersonOut, **ERR})
+@router.get("/people/{person_id}", response={200: PersonOut, **ERRORS})
 def person(request, person_id: int):
     p = selectors.person_for(
         person_id=person_id, actor=_a(request), ip=client_ip(request), what="api:person"
@@ -374,7 +374,7 @@ def person(request, person_id: int):
     return _person_out(p, selectors.repeat_for_person(p))
 
 
-@router.patch("/people/{person_id}", response={200: PersonOut, **ERR})
+@router.patch("/people/{person_id}", response={200: PersonOut, **ERRORS})
 def update_person(request, person_id: int, payload: PersonPatch):
     fields = payload.dict(exclude_unset=True)
     p = services.update_person(
@@ -383,7 +383,7 @@ def update_person(request, person_id: int, payload: PersonPatch):
     return _person_out(p)
 
 
-@router.get("/people/{person_id}/timeline", response={200: list[TimelineOut], **ERR})
+@router.get("/people/{person_id}/timeline", response={200: list[TimelineOut], **ERRORS})
 def timeline(request, person_id: int):
     return [
         {"at": i.at, "kind": i.kind, "text": i.text, "ref": i.ref}
@@ -393,7 +393,7 @@ def timeline(request, person_id: int):
     ]
 
 
-@router.get("/people/{person_id}/duplicates", response={200: list[SuggestionOut], **ERR})
+@router.get("/people/{person_id}/duplicates", response={200: list[SuggestionOut], **ERRORS})
 def duplicates(request, person_id: int):
     """Probable duplicates with a reason per matching component."""
     return [
@@ -404,7 +404,7 @@ def duplicates(request, person_id: int):
     ]
 
 
-@router.post("/people/{person_id}/merge", response={200: MergeOut, **ERR})
+@router.post("/people/{person_id}/merge", response={200: MergeOut, **ERRORS})
 def merge(request, person_id: int, payload: MergeIn):
     """Merge duplicate_id into this person (supervisors and care navigators)."""
     m = services.merge_people(
@@ -427,14 +427,14 @@ def _merge_out(m) -> dict:
     }
 
 
-@router.post("/merges/{merge_id}/undo", response={200: MergeOut, **ERR})
+@router.post("/merges/{merge_id}/undo", response={200: MergeOut, **ERRORS})
 def unmerge(request, merge_id: int):
     return _merge_out(
         services.unmerge_people(merge_id=merge_id, actor=_a(request), ip=client_ip(request))
     )
 
 
-@router.get("/people/{person_id}/audit", response={200: list[AuditOut], **ERR})
+@router.get("/people/{person_id}/audit", response={200: list[AuditOut], **ERRORS})
 def audit(request, person_id: int):
     """Who looked at or changed this person (supervisors)."""
     return [
@@ -443,13 +443,13 @@ def audit(request, person_id: int):
     ]
 
 
-@router.get("/people/{person_id}/export", response={200: dict, **ERR})
+@router.get("/people/{person_id}/export", response={200: dict, **ERRORS})
 def export(request, person_id: int):
     """Everything held on the person (subject access request; supervisors)."""
     return services.export_person(person_id=person_id, actor=_a(request), ip=client_ip(request))
 
 
-@router.post("/people/{person_id}/erase", response={200: dict, **ERR})
+@router.post("/people/{person_id}/erase", response={200: dict, **ERRORS})
 def erase(request, person_id: int, payload: EraseIn):
     """Erase on lawful request (supervisors): identifiers go, statistics stay."""
     p = services.erase_person(
@@ -461,7 +461,7 @@ def erase(request, person_id: int, payload: EraseIn):
     return {"person_id": p.pk, "erased_at": p.erased_at.isoformat()}
 
 
-@router.get("/people/{person_id}/fhir", response={200: dict, **ERR})
+@router.get("/people/{person_id}/fhir", response={200: dict, **ERRORS})
 def fhir_bundle(request, person_id: int):
     """The person's referrals as a FHIR R4 Bundle (ServiceRequest + Task per referral)."""
     p = selectors.person_for(
@@ -481,7 +481,7 @@ def _provider_out(p) -> dict:
     }
 
 
-@router.get("/providers", response={200: list[ProviderOut], **ERR})
+@router.get("/providers", response={200: list[ProviderOut], **ERRORS})
 def providers(request, service: str = ""):
     require_see_people(_a(request))
     from heart.care.models import Provider
@@ -491,7 +491,7 @@ def providers(request, service: str = ""):
     return [_provider_out(p) for p in rows]
 
 
-@router.post("/providers", response={201: ProviderOut, **ERR})
+@router.post("/providers", response={201: ProviderOut, **ERRORS})
 def create_provider(request, payload: ProviderIn):
     return Status(201, _provider_out(services.create_provider(actor=_a(request), **payload.dict())))
 
@@ -507,13 +507,13 @@ def _referral_out(r) -> dict:
     }
 
 
-@router.post("/referrals", response={201: ReferralOut, **ERR})
+@router.post("/referrals", response={201: ReferralOut, **ERRORS})
 def create_referral(request, payload: ReferralIn):
     r = services.create_referral(actor=_a(request), ip=client_ip(request), **payload.dict())
     return Status(201, _referral_out(r))
 
 
-@router.post("/referrals/{referral_id}/status", response={200: ReferralOut, **ERR})
+@router.post("/referrals/{referral_id}/status", response={200: ReferralOut, **ERRORS})
 def referral_status(request, referral_id: int, payload: ReferralStatusIn):
     return _referral_out(
         services.set_referral_status(
@@ -525,33 +525,33 @@ def referral_status(request, referral_id: int, payload: ReferralStatusIn):
 # ------------------------------------------------------------------ calls, reports
 
 
-@router.get("/calls/{call_id}/repeat", response={200: RepeatOut, **ERR})
+@router.get("/calls/{call_id}/repeat", response={200: RepeatOut, **ERRORS})
 def call_repeat(request, call_id: int):
     """For the dispatcher: "3 calls in 30 days; last handled by a team 4 days ago;
     follow-up open". Counts only, no personal data."""
     require(request, "dispatch", "view_calls")
-    c = _call_or_404(call_id)
+    c = object_or_404(Call, call_id, what="call", path="call_id")
     return _repeat(selectors.repeat_for_call(c))
 
 
-@router.get("/calls/{call_id}/people", response={200: list[PersonOut], **ERR})
+@router.get("/calls/{call_id}/people", response={200: list[PersonOut], **ERRORS})
 def call_people(request, call_id: int):
     """The people linked to a call. Responders: only their team's current call."""
-    _call_or_404(call_id)
+    object_or_404(Call, call_id, what="call", path="call_id")
     return [
         _person_out(p)
         for p in selectors.people_on_call(call_id=call_id, actor=_a(request), ip=client_ip(request))
     ]
 
 
-@router.get("/reports/sla", response={200: dict, **ERR})
+@router.get("/reports/sla", response={200: dict, **ERRORS})
 def sla(request, since: AwareDatetime | None = None):
     """Share of follow-ups first attempted within 48 h, per week and per navigator."""
     require(request, "view_reports", "follow_up")
     return selectors.sla(since=since)
 
 
-@router.get("/reports/before-after", response={200: dict, **ERR})
+@router.get("/reports/before-after", response={200: dict, **ERRORS})
 def before_after(request):
     """911 calls per person in the 90 days before and after first HEART contact."""
     require(request, "view_reports")

@@ -16,7 +16,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
-from heart.calls.errors import Forbidden, NotFound
 from heart.calls.models import Call, Disposition
 from heart.care.access import log_access, require_see_people, require_supervise_people
 from heart.care.models import (
@@ -43,6 +42,7 @@ from heart.domain.care import (
     sla_report,
     summarise_before_after,
 )
+from heart.errors import Forbidden, NotFound
 
 # ------------------------------------------------------------------ the queue
 

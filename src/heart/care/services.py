@@ -1,7 +1,7 @@
 """Writes for care navigation. Keyword-only, one transaction each; every change to a
 person record appends a PersonAudit row in the same transaction.
 
-Bad input raises heart.calls.errors.Invalid naming the field before anything is
+Bad input raises heart.errors.Invalid naming the field before anything is
 written; a state that forbids the change raises Conflict.
 """
 
@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
-from heart.calls.errors import Conflict, Invalid, NotFound
 from heart.calls.models import CcdOutcome, Disposition
 from heart.care.access import (
     can_supervise_people,
@@ -47,6 +46,7 @@ from heart.domain.care import (
     normalize_phone,
     task_state_after,
 )
+from heart.errors import Conflict, Invalid, NotFound
 
 SERVICE_CODES = [c for c, _ in SERVICES]
 
@@ -300,7 +300,7 @@ def record_encounter_from_disposition(*, disposition: Disposition, actor: Actor)
 
 
 def record_encounter_from_ccd_outcome(*, ccd_outcome: CcdOutcome, actor: Actor) -> Encounter:
-    """Hooked into calls.intake.record_ccd_outcome, inside its transaction (idempotent).
+    """Hooked into intake.services.record_ccd_outcome, inside its transaction (idempotent).
     Consent is then recorded by the clinician with record_consent()."""
     with transaction.atomic():
         existing = Encounter.objects.filter(ccd_outcome=ccd_outcome).first()

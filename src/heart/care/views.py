@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
-from heart.calls.errors import Forbidden, NotFound, ServiceError
 from heart.care import selectors, services
 from heart.care.access import can_merge_people, can_supervise_people, client_ip
 from heart.care.fhir import person_bundle_json
 from heart.care.models import SERVICES, Provider
 from heart.domain.care import CHANNELS, OUTCOMES
+from heart.errors import Forbidden, NotFound, ServiceError
 
 
 def _actor(request) -> Actor:

@@ -79,6 +79,11 @@ class UnitSnapshot:
     label: str = ""
 
 
+def _team_id(unit_id: str) -> int | str:
+    # live teams are database rows (numeric ids); the simulator's teams are names
+    return int(unit_id) if unit_id.isdigit() else unit_id
+
+
 @dataclass(frozen=True, slots=True)
 class Pick:
     unit_id: str
@@ -86,12 +91,46 @@ class Pick:
     reason: str
     stale_position: bool = False
 
+    @property
+    def team_id(self) -> int | str:
+        return _team_id(self.unit_id)
+
+    @property
+    def eta_rounded(self) -> float | None:
+        """Minutes to one decimal; None when there is no estimate (no fix, no location)."""
+        return None if self.eta_minutes == float("inf") else round(self.eta_minutes, 1)
+
+    def as_dict(self) -> dict:
+        """The pick as every reader shows it (API, board event, timeline)."""
+        return {
+            "team_id": self.team_id,
+            "eta_minutes": self.eta_rounded,
+            "reason": self.reason,
+            "stale_position": self.stale_position,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Shortfall:
     unit_id: str | None  # None: a shortfall of the whole unit kind
     code: str
     reason: str
+
+    def as_dict(self) -> dict:
+        return {
+            "team_id": None if self.unit_id is None else _team_id(self.unit_id),
+            "code": self.code,
+            "reason": self.reason,
+        }
+
+
+# why no unit could go, in words, by shortfall code
+_NONE_WORDS = {
+    "busy": "every team is busy",
+    "off_shift": "no team is on shift",
+    "not_staffed": "no team is fully staffed",
+    "no_units": "no teams are set up",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +143,19 @@ class Recommendation:
         return self.picks[0] if self.picks else None
 
     def why_none(self) -> str:
+        """Why no unit can go, in words ("every team is busy; no team is on shift");
+        empty when one can."""
         if self.picks:
             return ""
-        if not self.shortfalls:
-            return "no unit of this kind exists"
-        codes = sorted({s.code for s in self.shortfalls})
-        return "no unit could go (" + ", ".join(codes) + ")"
+        codes = sorted({s.code for s in self.shortfalls}) or ["no_units"]
+        return "; ".join(_NONE_WORDS.get(c, c) for c in codes)
+
+    def as_dict(self) -> dict:
+        return {
+            "picks": [p.as_dict() for p in self.picks],
+            "shortfalls": [s.as_dict() for s in self.shortfalls],
+            "why_none": self.why_none(),
+        }
 
 
 def recommend(

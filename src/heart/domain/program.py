@@ -121,6 +121,43 @@ class Program:
         starts = [p.start for u in self.units.values() for p in u.periods]
         return min(starts) if starts else None
 
+    # -- which unit serves which route: the run card is the one home of this knowledge --
+
+    def unit_for_route(self, route: str) -> str | None:
+        """The run-card unit that serves a route (e.g. 'ccd' -> 'ccd'); None for the
+        fallback route, which no unit of the program serves."""
+        for step in self.run_card:
+            if step.route == route:
+                return step.unit
+        return None
+
+    def team_unit_for_route(self, route: str) -> str | None:
+        """The unit key when the route is served by field teams (unit kind 'team')."""
+        unit = self.unit_for_route(route)
+        if unit is None or self.units[unit].kind != "team":
+            return None
+        return unit
+
+    @property
+    def team_unit(self) -> str | None:
+        """The program's field-team unit: the first run-card unit of kind 'team'."""
+        for step in self.run_card:
+            if self.units[step.unit].kind == "team":
+                return step.unit
+        return None
+
+    @property
+    def team_route(self) -> str | None:
+        """The route on which the field team goes (where a clinician's "send a team" leads)."""
+        unit = self.team_unit
+        return next((s.route for s in self.run_card if s.unit == unit), None)
+
+    def field_routes(self) -> frozenset[str]:
+        """Routes that send someone into the field (a team or a co-responding pair)."""
+        return frozenset(
+            s.route for s in self.run_card if self.units[s.unit].kind in ("team", "co_response")
+        )
+
 
 def builtin_program_names() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))

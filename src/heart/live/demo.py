@@ -2,7 +2,7 @@
 replay synthetic calls and moving teams on an accelerated clock.
 
 Everything goes through the services a real shift uses: calls through
-:func:`heart.calls.intake.receive_call`, positions through
+:func:`heart.intake.services.receive_call`, positions through
 :func:`heart.teams.services.record_positions`, statuses through ``change_status``,
 dispositions through ``clear_call``. The replay thread stops on :meth:`Replay.stop`.
 """
@@ -82,7 +82,7 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
     """Teams, shifts and accounts (idempotent: a second run resets passwords and statuses)."""
     from django.contrib.auth import get_user_model
 
-    from heart.accounts.services import create_person
+    from heart.accounts.services import create_user
     from heart.teams.models import Shift, Team
     from heart.teams.services import Fix, create_team, record_positions, start_shift
 
@@ -93,9 +93,7 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
     def person(username: str, role: str, discipline: str = ""):
         u = User.objects.filter(username=username).first()
         if u is None:
-            u = create_person(
-                username=username, password=password, role=role, discipline=discipline
-            )
+            u = create_user(username=username, password=password, role=role, discipline=discipline)
         else:
             u.set_password(password)
             u.save(update_fields=["password"])
@@ -226,8 +224,8 @@ class Replay:
             connection.close()
 
     def _setup(self) -> None:
-        from heart.calls.intake import current_program
         from heart.demo import demo_natures
+        from heart.program_in_force import current_program
         from heart.synthetic import generate_calls
         from heart.teams.models import Team
 
@@ -265,8 +263,8 @@ class Replay:
         self._tidy_calls()
 
     def _new_call(self, row: dict) -> None:
-        from heart.calls.intake import receive_call
         from heart.domain.triage import CallInput
+        from heart.intake.services import receive_call
 
         i = self.stats["calls"]
         self.stats["calls"] += 1
@@ -289,9 +287,9 @@ class Replay:
 
     def _dispatch_waiting(self) -> None:
         """Calls no human assigned within ``auto_dispatch_after`` sim seconds."""
-        from heart.calls.errors import Conflict
-        from heart.calls.intake import current_program
         from heart.calls.models import Call
+        from heart.errors import Conflict
+        from heart.program_in_force import current_program
         from heart.teams.models import Team
         from heart.teams.selectors import recommendation_for
         from heart.teams.services import assign_team
@@ -386,10 +384,10 @@ class Replay:
     def _tidy_calls(self) -> None:
         """Police and crisis-line calls are worked elsewhere in the demo: close them after
         a while so the board shows what HEART dispatchers watch."""
-        from heart.calls.intake import record_ccd_outcome
         from heart.calls.models import Call
         from heart.calls.services import close_call
-        from heart.live.events import publish_on_commit
+        from heart.intake.services import record_ccd_outcome
+        from heart.live.broadcast import publish_on_commit
 
         cutoff = timezone.now() - dt.timedelta(seconds=12 * 60 / self.speed)
         for c in Call.objects.filter(

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from heart.live import events
+from heart.live import broadcast
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class Hub:
     def start(self) -> None:
         with self._lock:
             if self._unsubscribe is None:
-                self._unsubscribe = events.subscribe(self._on_event)
-        events.get_backend().start_listening()
+                self._unsubscribe = broadcast.subscribe(self._on_event)
+        broadcast.get_backend().start_listening()
 
     def connect(self, filt: Filter) -> Client:
         self.start()

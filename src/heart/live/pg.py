@@ -5,7 +5,7 @@
   notification until COMMIT and drops it on ROLLBACK.
 * One daemon thread per process holds a separate autocommit psycopg connection with
   ``LISTEN heart_events`` and hands every notification from *another* process to
-  :func:`heart.live.events.deliver_local` (its own are delivered locally on commit).
+  :func:`heart.live.local.deliver_local` (its own are delivered locally on commit).
   It reconnects with back-off when the database goes away.
 
 The envelope is ``{"o": origin, "n": name, "p": payload}``; NOTIFY payloads are limited
@@ -20,7 +20,7 @@ import os
 import threading
 import uuid
 
-from heart.live.events import Backend, deliver_local
+from heart.live.local import Backend, deliver_local
 
 log = logging.getLogger(__name__)
 

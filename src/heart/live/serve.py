@@ -29,7 +29,7 @@ def run(
     from django.conf import settings
     from django.core.management import call_command
 
-    from heart.live.events import backend_name
+    from heart.live.broadcast import backend_name
 
     backend = backend_name()
     db = settings.DATABASES["default"]
@@ -85,7 +85,7 @@ def run(
 
     try:
         uvicorn.run(
-            "heart.live.asgi:application",
+            "heart.web.asgi:application",
             host=host,
             port=port,
             workers=workers,

@@ -10,9 +10,9 @@ from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import can, require
-from heart.calls.api import ErrorOut, _call_or_404
-from heart.calls.errors import Forbidden, Invalid, NotFound
-from heart.calls.intake import current_program
+from heart.calls.models import Call
+from heart.errors import Forbidden, Invalid
+from heart.program_in_force import current_program
 from heart.teams import selectors
 from heart.teams.models import Team
 from heart.teams.services import (
@@ -27,16 +27,17 @@ from heart.teams.services import (
     request_backup,
     start_shift,
 )
+from heart.web.apikit import ERRORS, ErrorOut, object_or_404
 
 router = Router()
-ERR = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def _call_or_404(call_id: int) -> Call:
+    return object_or_404(Call, call_id, what="call", path="call_id")
 
 
 def _team_or_404(team_id: int) -> Team:
-    t = Team.objects.filter(pk=team_id).first()
-    if t is None:
-        raise NotFound(f"team: no team {team_id}", path="team_id")
-    return t
+    return object_or_404(Team, team_id, what="team", path="team_id")
 
 
 def _team_actor(request, team: Team):
@@ -209,41 +210,36 @@ class CoResponseOut(Schema):
 
 
 @router.get(
-    "/calls/{call_id}/recommendation", response={200: RecommendationOut, **ERR}, tags=["dispatch"]
+    "/calls/{call_id}/recommendation",
+    response={200: RecommendationOut, **ERRORS},
+    tags=["dispatch"],
 )
 def recommendation(request, call_id: int):
     """Available, staffed, on-shift teams ranked by ETA, and why others cannot go."""
     require(request, "dispatch")
     call = _call_or_404(call_id)
     program = current_program()
-    unit = selectors.team_unit_for_route(program, call.route) or (
-        "crt" if "crt" in program.units else None
-    )
+    # the team unit serving the call's route; on other routes the dispatcher may still
+    # look at the program's field team (whether it may go is the dispatcher's call)
+    unit = program.team_unit_for_route(call.route) or program.team_unit
     rec = selectors.recommendation_for(call=call, program=program, unit_key=unit) if unit else None
+    if rec is None:
+        return {
+            "call_id": call.pk,
+            "route": call.route,
+            "unit": None,
+            "picks": [],
+            "shortfalls": [],
+            "why_none": "no field teams serve this route",
+        }
     names = dict(Team.objects.values_list("id", "name"))
-    return {
-        "call_id": call.pk,
-        "route": call.route,
-        "unit": unit,
-        "picks": [
-            {
-                "team_id": int(p.unit_id),
-                "team": names.get(int(p.unit_id), ""),
-                "eta_minutes": None if p.eta_minutes == float("inf") else round(p.eta_minutes, 1),
-                "reason": p.reason,
-                "stale_position": p.stale_position,
-            }
-            for p in (rec.picks if rec else ())
-        ],
-        "shortfalls": [
-            {"team_id": int(s.unit_id) if s.unit_id else None, "code": s.code, "reason": s.reason}
-            for s in (rec.shortfalls if rec else ())
-        ],
-        "why_none": rec.why_none() if rec else "no field teams serve this route",
-    }
+    body = rec.as_dict()
+    for pick in body["picks"]:
+        pick["team"] = names.get(pick["team_id"], "")
+    return {"call_id": call.pk, "route": call.route, "unit": unit, **body}
 
 
-@router.post("/calls/{call_id}/assign", response={200: AssignmentOut, **ERR}, tags=["dispatch"])
+@router.post("/calls/{call_id}/assign", response={200: AssignmentOut, **ERRORS}, tags=["dispatch"])
 def assign(request, call_id: int, payload: AssignIn):
     """Assign a team; a second dispatcher assigning the same call or team gets 409."""
     actor = require(request, "dispatch")
@@ -259,7 +255,7 @@ def assign(request, call_id: int, payload: AssignIn):
 
 
 @router.post(
-    "/calls/{call_id}/co-response", response={200: CoResponseOut, **ERR}, tags=["dispatch"]
+    "/calls/{call_id}/co-response", response={200: CoResponseOut, **ERRORS}, tags=["dispatch"]
 )
 def co_response(request, call_id: int, payload: CoResponseIn):
     """Pair a clinician with a police unit (an external unit record) on a co_response call."""
@@ -297,7 +293,7 @@ def teams(request):
     return _team_rows()
 
 
-@router.post("/teams", response={201: TeamOut, **ERR}, tags=["teams"])
+@router.post("/teams", response={201: TeamOut, **ERRORS}, tags=["teams"])
 def new_team(request, payload: TeamIn):
     actor = require(request, "manage_teams")
     if payload.unit_key not in current_program().units:
@@ -306,7 +302,7 @@ def new_team(request, payload: TeamIn):
     return Status(201, next(r for r in _team_rows() if r["id"] == t.pk))
 
 
-@router.post("/teams/{team_id}/shifts", response={201: ShiftOut, **ERR}, tags=["teams"])
+@router.post("/teams/{team_id}/shifts", response={201: ShiftOut, **ERRORS}, tags=["teams"])
 def new_shift(request, team_id: int, payload: ShiftIn):
     actor = require(request, "manage_teams")
     team = _team_or_404(team_id)
@@ -339,18 +335,16 @@ def _status_out(t: Team) -> dict:
     }
 
 
-@router.post("/teams/{team_id}/status", response={200: TeamStatusOut, **ERR}, tags=["teams"])
+@router.post("/teams/{team_id}/status", response={200: TeamStatusOut, **ERRORS}, tags=["teams"])
 def set_status(request, team_id: int, payload: StatusIn):
     """Change a team's status through the transition table (dispatched: use assign)."""
     team = _team_or_404(team_id)
     actor = _team_actor(request, team)
-    if payload.status == "dispatched":
-        raise Invalid("status: use POST /api/calls/{id}/assign to dispatch", path="status")
     t = change_status(team=team, status=payload.status, actor=actor, note=payload.note)
     return _status_out(t)
 
 
-@router.post("/teams/{team_id}/backup", response={201: BackupOut, **ERR}, tags=["teams"])
+@router.post("/teams/{team_id}/backup", response={201: BackupOut, **ERRORS}, tags=["teams"])
 def backup(request, team_id: int, payload: BackupIn):
     """Request police backup: a linked standard police request at top priority + alarm."""
     team = _team_or_404(team_id)
@@ -362,7 +356,7 @@ def backup(request, team_id: int, payload: BackupIn):
     )
 
 
-@router.post("/teams/{team_id}/clear", response={200: DispositionOut, **ERR}, tags=["teams"])
+@router.post("/teams/{team_id}/clear", response={200: DispositionOut, **ERRORS}, tags=["teams"])
 def clear(request, team_id: int, payload: DispositionIn):
     """Clear the team's call with a disposition; the team becomes available."""
     team = _team_or_404(team_id)
@@ -385,7 +379,7 @@ def me(request):
 # ------------------------------------------------------------------ AVL
 
 
-@router.post("/avl", response={200: AvlOut, **ERR}, tags=["avl"])
+@router.post("/avl", response={200: AvlOut, **ERRORS}, tags=["avl"])
 def avl(request, payload: AvlIn):
     """A batch of GPS fixes from a responder device; stored, then broadcast."""
     actor = require(request, "post_avl")

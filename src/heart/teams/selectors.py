@@ -17,7 +17,7 @@ from heart.calls.models import Call
 from heart.domain.dispatch import Recommendation, UnitSnapshot, UnitState, recommend
 from heart.domain.geo import TravelModel, valid_lon_lat
 from heart.domain.program import Program
-from heart.teams.models import Assignment, Shift, ShiftMember, Team
+from heart.teams.models import Shift, ShiftMember, Team
 
 log = logging.getLogger(__name__)
 
@@ -172,22 +172,6 @@ def _team_rows(qs, unit_key: str | None) -> list[tuple]:
     ]
 
 
-def unit_for_route(program: Program, route: str) -> str | None:
-    """The run-card unit that serves a route, e.g. 'crt' -> 'crt'."""
-    for step in program.run_card:
-        if step.route == route:
-            return step.unit
-    return None
-
-
-def team_unit_for_route(program: Program, route: str) -> str | None:
-    """The unit key when the route is served by field teams (unit kind 'team'), else None."""
-    unit = unit_for_route(program, route)
-    if unit is None or program.units[unit].kind != "team":
-        return None
-    return unit
-
-
 def travel_model() -> TravelModel:
     cfg = getattr(settings, "HEART_TRAVEL", {}) or {}
     return TravelModel(**cfg)
@@ -233,7 +217,7 @@ def recommendation_for(
 ) -> Recommendation | None:
     """Ranked teams for a call whose route is served by field teams; None otherwise."""
     now = now or timezone.now()
-    unit = unit_key or team_unit_for_route(program, call.route)
+    unit = unit_key or program.team_unit_for_route(call.route)
     if unit is None:
         return None
     units = team_snapshots(now=now, unit_key=unit, max_age=max_age)
@@ -259,15 +243,6 @@ def team_for_user(*, user, now: dt.datetime | None = None) -> Team | None:
         .first()
     )
     return m.shift.team if m else None
-
-
-def active_assignment(*, team: Team | None = None, call: Call | None = None) -> Assignment | None:
-    qs = Assignment.objects.filter(active=True).select_related("team", "call")
-    if team is not None:
-        qs = qs.filter(team=team)
-    if call is not None:
-        qs = qs.filter(call=call)
-    return qs.first()
 
 
 def board_teams(*, now: dt.datetime | None = None) -> list[dict]:

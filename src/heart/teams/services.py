@@ -1,8 +1,9 @@
-"""Writes for teams. :func:`change_status` is the ONE function that writes a status.
+"""Writes for teams. Statuses have one door: :func:`change_status` (a team's own moves)
+and :func:`assign_team` (the only way into "dispatched") both go through
+:func:`_write_status`, the one function that writes a status.
 
 Every status change: checks the transition table (heart.domain.dispatch), appends to
-the call's timeline with who and when, writes an audit row and publishes
-``team.status`` after commit.
+the call's timeline with who and when, writes an audit row and emits ``team.status``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from django.utils import timezone
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.models import Discipline
 from heart.accounts.services import audit
-from heart.calls.errors import Conflict, Invalid, NotFound
 from heart.calls.models import Call, Disposition, TimelineEvent
 from heart.calls.services import append_timeline, close_call
-from heart.care import services as care_hooks
 from heart.domain.dispatch import BUSY, TransitionError, UnitState, check_transition
 from heart.domain.geo import valid_lon_lat
 from heart.domain.program import Program
-from heart.live.events import publish_on_commit
+from heart.errors import Conflict, Invalid, NotFound
+from heart.events.bus import emit
+from heart.live.broadcast import publish_on_commit
 from heart.teams.models import (
     Assignment,
     CoResponse,
@@ -105,6 +106,23 @@ def start_shift(
 
 
 def change_status(
+    *, team: Team, status: str, actor: Actor, note: str = "", now: dt.datetime | None = None
+) -> Team:
+    """A team's status change along the transition table (Conflict when it forbids it).
+
+    "dispatched" is refused here: a team is dispatched only by a dispatcher's
+    assignment (:func:`assign_team`), which checks the call and the team first.
+    """
+    if status == S.DISPATCHED:
+        raise Invalid(
+            "status: a team is dispatched only by assigning it to a call "
+            "(POST /api/calls/{id}/assign)",
+            path="status",
+        )
+    return _write_status(team=team, status=status, actor=actor, note=note, now=now)
+
+
+def _write_status(
     *,
     team: Team,
     status: str,
@@ -113,7 +131,7 @@ def change_status(
     note: str = "",
     now: dt.datetime | None = None,
 ) -> Team:
-    """THE status write path. Raises Conflict when the table forbids the change."""
+    """THE status write path (change_status and assign_team only)."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
@@ -158,7 +176,7 @@ def change_status(
             data={**data, "call": on_call.pk if on_call else None},
             at=now,
         )
-        publish_on_commit(
+        emit(
             "team.status",
             {
                 "team_id": locked.pk,
@@ -167,6 +185,9 @@ def change_status(
                 "call_id": on_call.pk if on_call else None,
                 "at": now.isoformat(),
             },
+            actor=actor,
+            call_id=on_call.pk if on_call else None,
+            at=now,
         )
     team.status, team.status_changed_at, team.current_call_id = (
         locked.status,
@@ -228,10 +249,13 @@ def assign_team(
             assignment = Assignment.objects.create(
                 call=c, team=t, assigned_at=now, assigned_by_label=actor.label
             )
-            change_status(team=t, status=S.DISPATCHED, actor=actor, call=c, now=now)
-            publish_on_commit(
+            _write_status(team=t, status=S.DISPATCHED, actor=actor, call=c, now=now)
+            emit(
                 "assignment.created",
                 {"call_id": c.pk, "team_id": t.pk, "at": now.isoformat()},
+                actor=actor,
+                call_id=c.pk,
+                at=now,
             )
     except IntegrityError:
         raise Conflict(
@@ -291,7 +315,7 @@ def request_backup(
             data={"parent": parent.pk, "team": t.pk},
             at=now,
         )
-        publish_on_commit(
+        emit(
             "backup.requested",
             {
                 "alarm": True,
@@ -303,6 +327,9 @@ def request_backup(
                 "lat": lat,
                 "at": now.isoformat(),
             },
+            actor=actor,
+            call_id=parent.pk,
+            at=now,
         )
     return backup
 
@@ -352,7 +379,7 @@ def clear_call(
         if Disposition.objects.filter(call=call).exists():
             raise Conflict(f"call: call {call.pk} already has a disposition", path="call_id")
         if UnitState(t.status) in (S.ON_SCENE, S.TRANSPORTING):
-            t = change_status(team=t, status=S.CLEARING, actor=actor, now=now)
+            t = _write_status(team=t, status=S.CLEARING, actor=actor, now=now)
         elif t.status != S.CLEARING:
             raise Conflict(
                 f"status: {t.name} is {t.status.replace('_', ' ')}; clear from on scene, "
@@ -380,13 +407,21 @@ def clear_call(
             data={"outcome": d.outcome, "consent_follow_up": d.consent_follow_up},
             at=now,
         )
-        change_status(team=t, status=S.AVAILABLE, actor=actor, call=call, now=now)
+        _write_status(team=t, status=S.AVAILABLE, actor=actor, call=call, now=now)
         close_call(call=call, actor=actor, text=f"Closed: {label}", at=now)
         audit(actor=actor, action="call.disposition", obj=call, data={"outcome": d.outcome}, at=now)
-        care_hooks.record_encounter_from_disposition(disposition=d, actor=actor)
-        publish_on_commit(
+        emit(
             "call.closed",
-            {"call_id": call.pk, "team_id": t.pk, "outcome": d.outcome, "at": now.isoformat()},
+            {
+                "call_id": call.pk,
+                "team_id": t.pk,
+                "outcome": d.outcome,
+                "disposition_id": d.pk,
+                "at": now.isoformat(),
+            },
+            actor=actor,
+            call_id=call.pk,
+            at=now,
         )
     return d
 
@@ -501,8 +536,11 @@ def pair_co_response(
             at=now,
         )
         audit(actor=actor, action="co_response.pair", obj=pairing, at=now)
-        publish_on_commit(
+        emit(
             "co_response.paired",
             {"call_id": c.pk, "police_unit": unit.call_sign, "at": now.isoformat()},
+            actor=actor,
+            call_id=c.pk,
+            at=now,
         )
     return pairing

@@ -1,6 +1,25 @@
+"""The ASGI application `heart serve` runs: Django + its static files (Leaflet, CSS, JS).
+
+ASGIStaticFilesHandler serves /static/ from the finders (app static dirs and
+node_modules/leaflet/dist), so no separate web server is needed for a small site. Each
+server process also retries event deliveries that failed or never ran (heart.events).
+"""
+
 import os
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heart.web.settings")
-application = get_asgi_application()
+application = ASGIStaticFilesHandler(get_asgi_application())
+
+
+def _start_background_work() -> None:
+    from django.conf import settings
+
+    from heart.events.bus import start_sweeper
+
+    start_sweeper(settings.HEART_EVENT_SWEEP_SECONDS)
+
+
+_start_background_work()

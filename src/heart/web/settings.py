@@ -28,9 +28,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "heart.accounts",
+    "heart.events",
     "heart.calls",
     "heart.planning",
     "heart.teams",
+    "heart.intake",
     "heart.live",
     "heart.board",
     "heart.care",
@@ -132,3 +134,7 @@ HEART_MAP_TILES = os.environ.get("HEART_MAP_TILES", "")
 
 # care navigation (issue 4): keys of heart.domain.care.CareRules (docs/care.md)
 HEART_CARE: dict = {}  # e.g. {"follow_up_due_hours": 48, "max_failed_attempts": 3}
+
+# the event stream (heart.events): seconds between retries of pending deliveries in each
+# server process (0: only `heart manage deliver_events`)
+HEART_EVENT_SWEEP_SECONDS = float(os.environ.get("HEART_EVENT_SWEEP_SECONDS", "30"))

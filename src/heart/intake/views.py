@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
 from heart.accounts.actors import Actor
-from heart.calls.forms import CallForm
-from heart.calls.intake import receive_call
 from heart.domain.triage import CallInput
+from heart.intake.forms import CallForm
+from heart.intake.services import receive_call
 
 
 @login_required
@@ -41,4 +41,4 @@ def new_call(request):
     else:
         form = CallForm()
     status = 422 if request.method == "POST" and result is None else 200
-    return render(request, "calls/call_form.html", {"form": form, "result": result}, status=status)
+    return render(request, "intake/call_form.html", {"form": form, "result": result}, status=status)

@@ -1,4 +1,8 @@
-"""Errors raised by the live services; the API maps them to HTTP status codes."""
+"""Errors raised by the services; the API and pages map them to HTTP status codes.
+
+Plain Python (no Django), so every layer may raise them: the domain-facing services, the
+pages and the JSON API all speak the same four outcomes.
+"""
 
 from __future__ import annotations
 

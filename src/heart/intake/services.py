@@ -1,14 +1,13 @@
 """Intake: a call arrives (CAD EIDO, plain JSON, call-taker form) and is triaged,
 stored, recommended a team or fallen back, and announced on the board.
 
-This module joins calls and teams; it is the one entry point for new calls.
+The one entry point for new calls; it sits above calls and teams and joins them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +15,6 @@ from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.accounts.services import audit
-from heart.calls.errors import Conflict
 from heart.calls.models import Call, CcdOutcome, TimelineEvent
 from heart.calls.services import (
     append_timeline,
@@ -26,23 +24,16 @@ from heart.calls.services import (
     set_route,
     timeline_fields,
 )
-from heart.care import services as care_hooks
+from heart.calls.validation import text_problem, time_problem
 from heart.domain.dispatch import Recommendation
-from heart.domain.program import Program, load_program
+from heart.domain.program import Program
 from heart.domain.triage import CallInput, decide
-from heart.live.events import publish_on_commit
+from heart.errors import Conflict, Invalid
+from heart.events.bus import emit
+from heart.program_in_force import current_program
+from heart.teams.selectors import recommendation_for
 
 K = TimelineEvent.Kind
-
-
-@lru_cache(maxsize=8)
-def _load(name: str) -> Program:
-    return load_program(name)
-
-
-def current_program() -> Program:
-    """The program in force (settings.HEART_PROGRAM), loaded once per process."""
-    return _load(settings.HEART_PROGRAM)
 
 
 @dataclass(frozen=True)
@@ -50,18 +41,6 @@ class IntakeResult:
     call: Call
     created: bool
     recommendation: Recommendation | None
-
-
-def _pick_payload(rec: Recommendation | None) -> dict | None:
-    if rec is None or rec.best is None:
-        return None
-    best = rec.best
-    return {
-        "team_id": int(best.unit_id),
-        "eta_minutes": None if best.eta_minutes == float("inf") else round(best.eta_minutes, 1),
-        "reason": best.reason,
-        "stale_position": best.stale_position,
-    }
 
 
 def recommend_or_fall_back(
@@ -86,13 +65,11 @@ def recommend_or_fall_back(
         else:
             timeline.append(TimelineEvent(**timeline_fields(**kw)))
 
-    from heart.teams.selectors import recommendation_for, team_unit_for_route
-
     now = now or timezone.now()
     unavailable: dict[str, str] = {}
     rec: Recommendation | None = None
     for _ in range(len(program.run_card) + 1):
-        unit = team_unit_for_route(program, call.route)
+        unit = program.team_unit_for_route(call.route)
         if unit is None:
             return rec
         rec = recommendation_for(
@@ -110,15 +87,14 @@ def recommend_or_fall_back(
                 text=rec.best.reason,
                 data={
                     "picks": [
-                        {"team_id": int(p.unit_id), "eta_minutes": _finite(p.eta_minutes)}
-                        for p in rec.picks
+                        {"team_id": p.team_id, "eta_minutes": p.eta_rounded} for p in rec.picks
                     ],
                     "stale_position": rec.best.stale_position,
                 },
                 at=now,
             )
             return rec
-        why = _why_none(rec)
+        why = rec.why_none() if rec else "no team"
         unavailable[unit] = why
         before = call.route
         decision = decide(program, call_input_from(call), unavailable=unavailable)
@@ -132,31 +108,11 @@ def recommend_or_fall_back(
                 "from": before,
                 "to": call.route,
                 "unit": unit,
-                "shortfalls": [
-                    {"team_id": s.unit_id and int(s.unit_id), "code": s.code, "reason": s.reason}
-                    for s in (rec.shortfalls if rec else ())
-                ],
+                "shortfalls": [s.as_dict() for s in (rec.shortfalls if rec else ())],
             },
             at=now,
         )
     return rec
-
-
-def _finite(x: float) -> float | None:
-    return None if x == float("inf") else round(x, 1)
-
-
-def _why_none(rec: Recommendation | None) -> str:
-    if rec is None:
-        return "no team"
-    codes = {s.code for s in rec.shortfalls}
-    words = {
-        "busy": "every team is busy",
-        "off_shift": "no team is on shift",
-        "not_staffed": "no team is fully staffed",
-        "no_units": "no teams are set up",
-    }
-    return "; ".join(words.get(c, c) for c in sorted(codes)) or "no team"
 
 
 def receive_call(
@@ -176,14 +132,8 @@ def receive_call(
     now = now or timezone.now()
     _check_input(call, cad_incident_id, address, incident_type_text)
     with transaction.atomic():
-        previous_route = (
-            Call.objects.filter(cad_incident_id=cad_incident_id)
-            .values_list("route", flat=True)
-            .first()
-            if cad_incident_id is not None
-            else None
-        )
-        stored, created = record_call(
+        previous_route = _stored_route(cad_incident_id)
+        recorded = record_call(
             call=call,
             program=program,
             cad_incident_id=cad_incident_id,
@@ -192,53 +142,32 @@ def receive_call(
             incident_type_text=incident_type_text,
             source_updated_at=source_updated_at,
         )
-        if getattr(stored, "unchanged", False):
+        stored, created = recorded.call, recorded.created
+        if recorded.unchanged:  # an older CAD delivery than the one stored
             return IntakeResult(stored, False, None)
-        reasons = "; ".join(r["text"] for r in stored.reasons)
-        events = [
-            TimelineEvent(
-                **timeline_fields(
-                    call=stored,
-                    kind=K.RECEIVED if created else K.UPDATED,
-                    actor=actor,
-                    text=f"{'Received from' if created else 'Updated by'} {source}",
-                    data={"source": source},
-                    at=now,
-                )
-            ),
-            TimelineEvent(
-                **timeline_fields(
-                    call=stored,
-                    kind=K.TRIAGED,
-                    actor=actor,
-                    text=f"Triaged {stored.route}: {reasons}",
-                    data={"route": stored.route, "rules_version": stored.rules_version},
-                    at=now,
-                )
-            ),
-        ]
-        rec = None
+        timeline = _arrival_lines(call=stored, created=created, source=source, actor=actor, at=now)
         assignment = (
             None
             if created
             else stored.assignments.filter(active=True).select_related("team").first()
         )
-        assigned = assignment is not None
-        if assignment is not None and previous_route and stored.route != previous_route:
-            _warn_rerouted(
-                call=stored,
-                team=assignment.team,
-                previous_route=previous_route,
-                actor=actor,
-                now=now,
-                timeline=events,
-            )
-        if stored.state == Call.State.OPEN and not assigned:
+        rec = None
+        if assignment is not None:
+            if previous_route and stored.route != previous_route:
+                _warn_rerouted(
+                    call=stored,
+                    team=assignment.team,
+                    previous_route=previous_route,
+                    actor=actor,
+                    now=now,
+                    timeline=timeline,
+                )
+        elif stored.state == Call.State.OPEN:
             rec = recommend_or_fall_back(
-                call=stored, program=program, actor=actor, now=now, timeline=events
+                call=stored, program=program, actor=actor, now=now, timeline=timeline
             )
-        TimelineEvent.objects.bulk_create(events)
-        publish_on_commit(
+        TimelineEvent.objects.bulk_create(timeline)
+        emit(
             "call.received" if created else "call.updated",
             {
                 "call_id": stored.pk,
@@ -248,10 +177,51 @@ def receive_call(
                 "lon": stored.lon,
                 "lat": stored.lat,
                 "received_at": stored.received_at.isoformat(),
-                "recommended": _pick_payload(rec),
+                "recommended": rec.best.as_dict() if rec and rec.best else None,
             },
+            actor=actor,
+            call_id=stored.pk,
+            at=now,
         )
     return IntakeResult(stored, created, rec)
+
+
+def _stored_route(cad_incident_id: str | None) -> str | None:
+    """The route of the stored version of a CAD incident (None: a new call)."""
+    if cad_incident_id is None:
+        return None
+    return (
+        Call.objects.filter(cad_incident_id=cad_incident_id).values_list("route", flat=True).first()
+    )
+
+
+def _arrival_lines(
+    *, call: Call, created: bool, source: str, actor: Actor, at: dt.datetime
+) -> list[TimelineEvent]:
+    """ "Received from"/"Updated by" and "Triaged" lines for a delivery (bulk-inserted)."""
+    reasons = "; ".join(r["text"] for r in call.reasons)
+    return [
+        TimelineEvent(
+            **timeline_fields(
+                call=call,
+                kind=K.RECEIVED if created else K.UPDATED,
+                actor=actor,
+                text=f"{'Received from' if created else 'Updated by'} {source}",
+                data={"source": source},
+                at=at,
+            )
+        ),
+        TimelineEvent(
+            **timeline_fields(
+                call=call,
+                kind=K.TRIAGED,
+                actor=actor,
+                text=f"Triaged {call.route}: {reasons}",
+                data={"route": call.route, "rules_version": call.rules_version},
+                at=at,
+            )
+        ),
+    ]
 
 
 def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, timeline) -> None:
@@ -276,7 +246,7 @@ def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, 
             )
         )
     )
-    publish_on_commit(
+    emit(
         "call.rerouted",
         {
             "alarm": True,
@@ -287,13 +257,13 @@ def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, 
             "reasons": [r["code"] for r in call.reasons],
             "at": now.isoformat(),
         },
+        actor=actor,
+        call_id=call.pk,
+        at=now,
     )
 
 
 def _check_input(call: CallInput, cad_id, address, incident_type_text) -> None:
-    from heart.calls.errors import Invalid
-    from heart.calls.validation import text_problem, time_problem
-
     problem = time_problem(call.received_at)
     if problem:
         raise Invalid(f"received_at: {problem}", path="received_at")
@@ -321,9 +291,8 @@ def record_ccd_outcome(
     now: dt.datetime | None = None,
 ) -> CcdOutcome:
     """The crisis-line clinician's result: resolved by phone (closes the call), send a
-    team (re-routes to crt and recommends or falls back), or hand back to standard."""
-    from heart.calls.errors import Invalid
-
+    team (re-routes to the field team's route and recommends or falls back), or hand
+    back to the program's fallback route (the standard response)."""
     program = program or current_program()
     now = now or timezone.now()
     if outcome not in CcdOutcome.Outcome.values:
@@ -345,14 +314,15 @@ def record_ccd_outcome(
         append_timeline(
             call=c, kind=K.CCD_OUTCOME, actor=actor, text=label, data={"outcome": outcome}, at=now
         )
+        send_team = outcome == CcdOutcome.Outcome.SEND_TEAM and program.team_route is not None
         if outcome == CcdOutcome.Outcome.RESOLVED_BY_PHONE:
             close_call(call=c, actor=actor, text="Closed: resolved by phone", at=now)
         else:
-            to = "crt" if outcome == CcdOutcome.Outcome.SEND_TEAM else "standard"
-            code = "ccd_send_team" if to == "crt" else "ccd_hand_back"
+            to = program.team_route if send_team else program.fallback_route
+            code = "ccd_send_team" if send_team else "ccd_hand_back"
             text = (
                 "The crisis call diversion clinician asked for a team."
-                if to == "crt"
+                if send_team
                 else "The crisis call diversion clinician handed the call back to the standard response."
             )
             before = c.route
@@ -365,37 +335,44 @@ def record_ccd_outcome(
                 data={"from": before, "to": to},
                 at=now,
             )
-            if to == "crt":
+            if send_team:
                 _send_team(call=c, program=program, actor=actor, now=now)
         audit(actor=actor, action="ccd.outcome", obj=c, data={"outcome": outcome}, at=now)
-        care_hooks.record_encounter_from_ccd_outcome(ccd_outcome=o, actor=actor)
-        publish_on_commit(
+        emit(
             "ccd.outcome",
-            {"call_id": c.pk, "outcome": outcome, "route": c.route, "state": c.state},
+            {
+                "call_id": c.pk,
+                "ccd_outcome_id": o.pk,
+                "outcome": outcome,
+                "route": c.route,
+                "state": c.state,
+            },
+            actor=actor,
+            call_id=c.pk,
+            at=now,
         )
     return o
 
 
 def _send_team(*, call: Call, program: Program, actor: Actor, now: dt.datetime) -> None:
-    """After 'send a team': recommend; with no team, standard (ccd already tried)."""
-    from heart.teams.selectors import recommendation_for
-
-    unit = "crt" if "crt" in program.units else None
+    """After 'send a team': recommend; with no team, the fallback route (the crisis line
+    has already been tried)."""
+    unit, route, fallback = program.team_unit, call.route, program.fallback_route
     rec = recommendation_for(call=call, program=program, now=now, unit_key=unit) if unit else None
     if rec is not None and rec.best is not None:
         append_timeline(call=call, kind=K.RECOMMENDED, actor=actor, text=rec.best.reason, at=now)
         return
-    why = _why_none(rec)
+    why = rec.why_none() if rec else "no team"
     set_route(
         call=call,
-        route="standard",
-        reasons=[{"code": "crt_unavailable", "text": f"No team could go: {why}."}],
+        route=fallback,
+        reasons=[{"code": f"{unit}_unavailable", "text": f"No team could go: {why}."}],
     )
     append_timeline(
         call=call,
         kind=K.FELL_BACK,
         actor=actor,
-        text=f"No team could go: {why}. Route crt -> standard.",
-        data={"from": "crt", "to": "standard"},
+        text=f"No team could go: {why}. Route {route} -> {fallback}.",
+        data={"from": route, "to": fallback},
         at=now,
     )

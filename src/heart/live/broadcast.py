@@ -26,72 +26,21 @@ Event names (see docs/api.md for payloads):
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
-from collections.abc import Callable
 
 from django.db import transaction
 
+from heart.live.local import Backend, InProcessBackend, Publisher, deliver_local, recent, subscribe
+from heart.live.pg import PostgresBackend
+
+# subscribe/recent are this module's public face for readers of the live events
+__all__ = ["publish", "publish_on_commit", "recent", "reset_publisher", "subscribe"]
+
 log = logging.getLogger(__name__)
 
-Publisher = Callable[[str, dict], None]
-
-recent: collections.deque[tuple[str, dict]] = collections.deque(maxlen=1000)
-_subscribers: list[Publisher] = []
-_lock = threading.Lock()
 _publisher: Publisher | None = None
 _backend = None  # resolved Backend instance
 _UNSET = object()
-
-
-def subscribe(callback: Publisher) -> Callable[[], None]:
-    """Call ``callback(name, payload)`` for every event in this process; returns unsubscribe."""
-    with _lock:
-        _subscribers.append(callback)
-
-    def unsubscribe() -> None:
-        with _lock:
-            if callback in _subscribers:
-                _subscribers.remove(callback)
-
-    return unsubscribe
-
-
-def deliver_local(name: str, payload: dict) -> None:
-    """Hand an event to this process's subscribers (never raises)."""
-    recent.append((name, payload))
-    with _lock:
-        subscribers = list(_subscribers)
-    for cb in subscribers:
-        try:
-            cb(name, payload)
-        except Exception:  # a broken subscriber must not break a dispatch
-            log.exception("event subscriber failed for %s", name)
-
-
-# the historical name of the in-process transport
-in_process_publish = deliver_local
-
-
-class Backend:
-    """A transport to the other server processes (none for in-process)."""
-
-    name = "inprocess"
-    transactional = False  # True: send() inside a transaction is delivered on commit only
-
-    def send(self, name: str, payload: dict) -> None:  # pragma: no cover - interface
-        pass
-
-    def start_listening(self) -> None:
-        """Make sure events from other processes reach deliver_local (idempotent)."""
-
-    def stop(self) -> None:
-        """Stop listening (tests; a server process simply exits)."""
-
-
-class InProcessBackend(Backend):
-    pass
 
 
 def backend_name() -> str:
@@ -109,12 +58,7 @@ def backend_name() -> str:
 def get_backend() -> Backend:
     global _backend
     if _backend is None:
-        if backend_name() == "postgres":
-            from heart.live.pg import PostgresBackend
-
-            _backend = PostgresBackend()
-        else:
-            _backend = InProcessBackend()
+        _backend = PostgresBackend() if backend_name() == "postgres" else InProcessBackend()
     return _backend
 
 

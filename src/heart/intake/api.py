@@ -1,0 +1,212 @@
+"""The ``/calls`` endpoints: calls delivered by a CAD (EIDO or plain JSON), reading them
+(a responder: only their own team's call), and the crisis-line clinicians' outcomes
+(which may re-route a call and recommend a team)."""
+
+from __future__ import annotations
+
+from ninja import Router, Schema, Status
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from heart.accounts.auth import can, require
+from heart.calls import selectors
+from heart.calls.models import Call
+from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
+from heart.calls.validation import check_value
+from heart.domain.triage import CallInput
+from heart.errors import Forbidden, NotFound
+from heart.intake.eido import EidoDocument, to_call
+from heart.intake.services import IntakeResult, receive_call, record_ccd_outcome
+from heart.program_in_force import current_program
+from heart.teams.selectors import team_for_user
+from heart.web.apikit import ErrorOut, object_or_404
+
+router = Router()
+
+
+class PickOut(Schema):
+    team_id: int
+    eta_minutes: float | None
+    reason: str
+    stale_position: bool
+
+
+class IntakeOut(Schema):
+    id: int
+    cad_incident_id: str | None
+    created: bool
+    route: str
+    reasons: list[ReasonOut]
+    rules_version: str
+    recommended: PickOut | None = None
+
+
+INTAKE_RESPONSES = {
+    200: IntakeOut,
+    201: IntakeOut,
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    422: ErrorOut,
+}
+
+
+class CallIn(Schema):
+    """A call from a CAD (or any client) in plain JSON."""
+
+    cad_incident_id: str | None = Field(
+        None, max_length=200, description="Idempotency key: a repeat updates the same call"
+    )
+    received_at: AwareDatetime
+    nature: str = Field(min_length=1, max_length=120, description="CAD nature code, e.g. CRISIS")
+    priority: str | None = Field(None, max_length=20)
+    beat: str | None = Field(None, max_length=20)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    address: str = Field("", max_length=300)
+    narrative: str = Field("", max_length=20_000)
+    weapon_flag: bool | None = None
+    violence_flag: bool | None = None
+    updated_at: AwareDatetime | None = Field(
+        None, description="CAD's last-update time: an older delivery is ignored"
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _usable(cls, value):
+        return check_value(value)
+
+    @model_validator(mode="after")
+    def _both_coordinates(self):
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("lon and lat must be given together")
+        return self
+
+
+def _intake_out(res: IntakeResult) -> Status:
+    c = res.call
+    best = res.recommendation.best if res.recommendation else None
+    body = {
+        "id": c.pk,
+        "cad_incident_id": c.cad_incident_id,
+        "created": res.created,
+        "route": c.route,
+        "reasons": c.reasons,
+        "rules_version": c.rules_version,
+        "recommended": best.as_dict() if best else None,
+    }
+    return Status(201 if res.created else 200, body)
+
+
+@router.post(
+    "/calls/eido",
+    response=INTAKE_RESPONSES,
+    tags=["intake"],
+    summary="Deliver a call as NENA EIDO JSON (idempotent on the EIDO $id)",
+)
+def post_eido(request, payload: EidoDocument):
+    actor = require(request, "intake_call")
+    parsed = to_call(payload)
+    res = receive_call(
+        call=parsed.call,
+        actor=actor,
+        program=current_program(),
+        cad_incident_id=parsed.incident_id,
+        source="eido",
+        address=parsed.address,
+        incident_type_text=parsed.incident_type_text,
+        source_updated_at=parsed.updated_at,
+    )
+    return _intake_out(res)
+
+
+@router.post(
+    "/calls",
+    response=INTAKE_RESPONSES,
+    tags=["intake"],
+    summary="Deliver a call as plain JSON (idempotent on cad_incident_id)",
+)
+def post_call(request, payload: CallIn):
+    actor = require(request, "intake_call")
+    res = receive_call(
+        call=CallInput(
+            received_at=payload.received_at,
+            nature=payload.nature,
+            id=payload.cad_incident_id,
+            priority=payload.priority,
+            lon=payload.lon,
+            lat=payload.lat,
+            beat=payload.beat,
+            narrative=payload.narrative or None,
+            weapon_flag=payload.weapon_flag,
+            violence_flag=payload.violence_flag,
+        ),
+        actor=actor,
+        program=current_program(),
+        cad_incident_id=payload.cad_incident_id,
+        source="api" if actor.api_client is None else f"api:{actor.api_client.name}"[:40],
+        address=payload.address,
+        source_updated_at=payload.updated_at,
+    )
+    return _intake_out(res)
+
+
+# ------------------------------------------------------------------ reading calls
+
+
+@router.get("/calls", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["calls"])
+def list_calls(request, route: str | None = None):
+    """Open calls, newest first (the board)."""
+    require(request, "view_calls")
+    return list(selectors.open_calls(route=route))
+
+
+@router.get(
+    "/calls/{call_id}", response={200: CallDetailOut, 403: ErrorOut, 404: ErrorOut}, tags=["calls"]
+)
+def get_call(request, call_id: int):
+    """One call with its triage reasons and timeline (responders: their own call)."""
+    actor = request.auth
+    if not can(actor, "view_calls"):
+        require(request, "respond")
+        team = team_for_user(user=actor.user)
+        if team is None or team.current_call_id != call_id:
+            raise Forbidden(f"{actor.label} may not see calls other than their team's")
+    c = selectors.call_with_timeline(call_id)
+    if c is None:
+        raise NotFound(f"call: no call {call_id}", path="call_id")
+    return c
+
+
+# ------------------------------------------------------------------ crisis line
+
+
+class CcdOutcomeIn(Schema):
+    outcome: str = Field(description="resolved_by_phone | send_team | hand_back")
+    notes: str = Field("", max_length=5000)
+
+
+class CcdOutcomeOut(Schema):
+    call_id: int
+    outcome: str
+    route: str
+    state: str
+
+
+@router.get("/ccd/queue", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["crisis line"])
+def ccd_queue(request):
+    """Calls routed to crisis call diversion, waiting for a clinician, oldest first."""
+    require(request, "ccd_queue")
+    return list(selectors.ccd_queue())
+
+
+@router.post(
+    "/calls/{call_id}/ccd-outcome",
+    response={200: CcdOutcomeOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["crisis line"],
+)
+def ccd_outcome(request, call_id: int, payload: CcdOutcomeIn):
+    actor = require(request, "ccd_queue")
+    c = object_or_404(Call, call_id, what="call", path="call_id")
+    record_ccd_outcome(call=c, outcome=payload.outcome, notes=payload.notes, actor=actor)
+    c.refresh_from_db()
+    return {"call_id": c.pk, "outcome": payload.outcome, "route": c.route, "state": c.state}
