@@ -109,7 +109,7 @@ def _deliver_one(pk: int) -> int:
     try:
         with transaction.atomic():
             d = (
-                Delivery.objects.select_for_update(skip_locked=True)
+                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("event", "event__actor")
                 .filter(pk=pk, state=Delivery.State.PENDING)
                 .first()
