@@ -45,10 +45,13 @@ def test_subscribers_run_after_the_commit_with_the_actor(seen, django_capture_on
 
 def test_a_rolled_back_write_emits_nothing(seen, django_capture_on_commit_callbacks):
     calls, _ = seen
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(ZeroDivisionError), transaction.atomic():
-            bus.emit("test.thing", {"n": 2}, actor=SYSTEM)
-            1 / 0  # noqa: B018
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(ZeroDivisionError),
+        transaction.atomic(),
+    ):
+        bus.emit("test.thing", {"n": 2}, actor=SYSTEM)
+        1 / 0  # noqa: B018
     assert calls == [] and not Event.objects.filter(name="test.thing").exists()
 
 
