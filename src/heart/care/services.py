@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from heart.care.access import (
     require_see_people,
     require_supervise_people,
 )
+from heart.care.config import rules
 from heart.care.models import (
     SERVICES,
     Encounter,
@@ -35,10 +35,10 @@ from heart.care.models import (
     Referral,
     ReferralEvent,
 )
+from heart.care.selectors import before_after_for, person_export_data
 from heart.domain.care import (
     CHANNELS,
     OUTCOMES,
-    CareRules,
     PersonKey,
     duplicate_score,
     follow_up_due,
@@ -49,10 +49,6 @@ from heart.domain.care import (
 )
 
 SERVICE_CODES = [c for c, _ in SERVICES]
-
-
-def rules() -> CareRules:
-    return CareRules.from_mapping(getattr(settings, "HEART_CARE", None))
 
 
 # ------------------------------------------------------------------ validation
@@ -797,8 +793,6 @@ def set_referral_status(
 def export_person(*, person_id: int, actor: Actor, ip: str | None = None) -> dict:
     """Everything held on a person (a subject access request), as JSON-ready data."""
     require_supervise_people(actor)
-    from heart.care.selectors import person_export_data
-
     p = _get(Person, person_id, "person_id", "person")
     with transaction.atomic():
         data = person_export_data(p)
@@ -823,8 +817,6 @@ def erase_person(
             "legal_basis: say which lawful request this erasure answers", path="legal_basis"
         )
     now = now or timezone.now()
-    from heart.care.selectors import before_after_for
-
     with transaction.atomic():
         p = _get(Person, person_id, "person_id", "person")
         if p.erased_at is not None:
