@@ -38,7 +38,6 @@ from heart.care.models import (
 from heart.domain.care import (
     BeforeAfter,
     CallRef,
-    PersonKey,
     RepeatSummary,
     SlaTask,
     calls_before_after,
@@ -171,10 +170,6 @@ class Suggestion:
     reasons: list[dict]
 
 
-def _key(p: Person) -> PersonKey:
-    return PersonKey(p.name, p.date_of_birth, p.phone, p.address)
-
-
 def duplicate_candidates(p: Person, limit: int = 500):
     """Blocking: same phone, same date of birth, same address or a name sharing the
     first 3 letters of a word. Scoring is the domain's duplicate_score()."""
@@ -203,7 +198,7 @@ def duplicates_for(*, person_id: int, actor: Actor, ip: str | None = None) -> li
     threshold = rules().duplicate_threshold
     out = []
     for q in duplicate_candidates(p):
-        s = duplicate_score(_key(p), _key(q))
+        s = duplicate_score(p.key, q.key)
         if s.score >= threshold:
             out.append(
                 Suggestion(q, s.score, [{"code": r.code, "text": r.text} for r in s.reasons])

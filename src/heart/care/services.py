@@ -39,7 +39,6 @@ from heart.care.selectors import before_after_for, person_export_data
 from heart.domain.care import (
     CHANNELS,
     OUTCOMES,
-    PersonKey,
     duplicate_score,
     follow_up_due,
     normalize_address,
@@ -412,7 +411,7 @@ def merge_people(
             .order_by("pk")
         }
         s, d = locked[survivor_id], locked[duplicate_id]
-        score = duplicate_score(_key(s), _key(d))
+        score = duplicate_score(s.key, d.key)
         moved = {
             "encounters": list(
                 Encounter.objects.filter(person=d).order_by("pk").values_list("pk", flat=True)
@@ -499,10 +498,6 @@ def unmerge_people(
             at=now,
         )
     return m
-
-
-def _key(p: Person) -> PersonKey:
-    return PersonKey(p.name, p.date_of_birth, p.phone, p.address)
 
 
 # ------------------------------------------------------------------ follow-up tasks
