@@ -39,6 +39,8 @@ from heart.care.selectors import before_after_for, person_export_data
 from heart.domain.care import (
     CHANNELS,
     OUTCOMES,
+    ReferralTransitionError,
+    check_referral_transition,
     duplicate_score,
     follow_up_due,
     normalize_address,
@@ -665,16 +667,6 @@ def create_provider(
         return Provider.objects.create(name=name, **fields)
 
 
-_NEXT = {
-    Referral.Status.SENT: {
-        Referral.Status.ACCEPTED,
-        Referral.Status.DECLINED,
-        Referral.Status.CANCELLED,
-    },
-    Referral.Status.ACCEPTED: {Referral.Status.COMPLETED, Referral.Status.CANCELLED},
-}
-
-
 def create_referral(
     *,
     actor: Actor,
@@ -765,8 +757,10 @@ def set_referral_status(
         ref = Referral.objects.select_for_update().filter(pk=referral_id).first()
         if ref is None:
             raise NotFound(f"referral_id: no referral {referral_id}", path="referral_id")
-        if status not in _NEXT.get(ref.status, set()):
-            raise Conflict(f"status: a {ref.status} referral cannot become {status}", path="status")
+        try:
+            check_referral_transition(ref.status, status)
+        except ReferralTransitionError as exc:
+            raise Conflict(str(exc), path="status") from None
         ref.status, ref.status_changed_at = status, now
         ref.save(update_fields=["status", "status_changed_at"])
         ReferralEvent.objects.create(referral=ref, status=status, at=now, by_label=actor.label)
