@@ -105,6 +105,16 @@ def test_exact_contact_match_reuses_the_person_fuzzy_does_not():
     assert a.person_id == b.person_id != c.person_id
 
 
+def test_the_disposition_hook_twice_records_one_encounter():
+    enc = disposition(at=recent())
+    d = Disposition.objects.get(pk=enc.disposition_id)
+    rows = PersonAudit.objects.count()
+    again = services.record_encounter_from_disposition(disposition=d, actor=SYSTEM)
+    assert again.pk == enc.pk and Encounter.objects.filter(disposition=d).count() == 1
+    assert FollowUpTask.objects.filter(encounter=enc).count() == 1
+    assert Person.objects.count() == 1 and PersonAudit.objects.count() == rows
+
+
 def test_ccd_outcome_phone_encounter_then_consent_opens_task(program, person, nav):
     from heart.calls.intake import record_ccd_outcome
 

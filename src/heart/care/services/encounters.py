@@ -5,8 +5,10 @@ encounter to a person."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
@@ -27,12 +29,27 @@ def _open_task(encounter: Encounter) -> FollowUpTask:
     return task
 
 
+def _once(existing: QuerySet, create: Callable[[], Encounter]) -> Encounter:
+    """One encounter per source row, however often and however concurrently the hook
+    runs. Its own transaction (a savepoint inside a caller's), so a call that loses a
+    race (the one-to-one column refuses its row) rolls back only its own writes, the
+    contact's person record included, and returns the winner's encounter."""
+    try:
+        with transaction.atomic():
+            found = existing.first()
+            return found if found is not None else create()
+    except IntegrityError:
+        found = existing.first()
+        if found is None:
+            raise
+        return found
+
+
 def record_encounter_from_disposition(*, disposition: Disposition, actor: Actor) -> Encounter:
-    """Hooked into teams.services.clear_call, inside its transaction (idempotent)."""
-    with transaction.atomic():
-        existing = Encounter.objects.filter(disposition=disposition).first()
-        if existing is not None:
-            return existing
+    """The in-person encounter of a team disposition (teams.services.clear_call calls
+    it). Idempotent: a second call returns the first encounter."""
+
+    def create() -> Encounter:
         person = None
         if disposition.contact_name.strip() or disposition.contact_phone.strip():
             person = person_from_contact(
@@ -58,17 +75,18 @@ def record_encounter_from_disposition(*, disposition: Disposition, actor: Actor)
         )
         if consent:
             _open_task(enc)
-    return enc
+        return enc
+
+    return _once(Encounter.objects.filter(disposition=disposition), create)
 
 
 def record_encounter_from_ccd_outcome(*, ccd_outcome: CcdOutcome, actor: Actor) -> Encounter:
-    """Hooked into calls.intake.record_ccd_outcome, inside its transaction (idempotent).
-    Consent is then recorded by the clinician with record_consent()."""
-    with transaction.atomic():
-        existing = Encounter.objects.filter(ccd_outcome=ccd_outcome).first()
-        if existing is not None:
-            return existing
-        return Encounter.objects.create(
+    """The phone encounter of a crisis-line outcome (calls.intake.record_ccd_outcome
+    calls it). Idempotent like the disposition hook. Consent is then recorded by the
+    clinician with record_consent()."""
+    return _once(
+        Encounter.objects.filter(ccd_outcome=ccd_outcome),
+        lambda: Encounter.objects.create(
             call=ccd_outcome.call,
             source=Encounter.Source.CCD_OUTCOME,
             ccd_outcome=ccd_outcome,
@@ -76,7 +94,8 @@ def record_encounter_from_ccd_outcome(*, ccd_outcome: CcdOutcome, actor: Actor) 
             outcome=ccd_outcome.outcome,
             occurred_at=ccd_outcome.call.received_at,
             closed_at=ccd_outcome.recorded_at,
-        )
+        ),
+    )
 
 
 def record_consent(
