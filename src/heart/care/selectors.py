@@ -32,6 +32,7 @@ from heart.care.models import (
     Person,
     PersonAudit,
     PersonMerge,
+    Provider,
     Referral,
     ReferralEvent,
 )
@@ -129,6 +130,14 @@ def task_for(*, task_id: int, actor: Actor, ip: str | None = None, what: str = "
     if t.encounter.person_id:
         log_access(actor=actor, person_ids=t.encounter.person_id, action="read", what=what, ip=ip)
     return t
+
+
+# ------------------------------------------------------------------ providers
+
+
+def active_providers(*, service: str = "") -> list[Provider]:
+    """The directory (no personal data), by name; only those offering ``service``."""
+    return [p for p in Provider.objects.filter(active=True) if not service or service in p.services]
 
 
 # ------------------------------------------------------------------ people
