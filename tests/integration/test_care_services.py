@@ -25,6 +25,7 @@ from heart.care.models import (
     Provider,
     Referral,
 )
+from heart.domain.care import REFERRAL_TRANSITIONS
 from heart.errors import Conflict, Forbidden, Invalid, NotFound
 from heart.teams.services import DispositionInput, assign_team, change_status, clear_call
 from tests.integration.test_care_support import actor, ccd, disposition, make_call
@@ -103,6 +104,16 @@ def test_exact_contact_match_reuses_the_person_fuzzy_does_not():
     b = disposition(at=recent(4), phone="(919) 555 0101")  # same name + same digits
     c = disposition(at=recent(3), name="Maria Lopes")  # fuzzy: a new record, suggested
     assert a.person_id == b.person_id != c.person_id
+
+
+def test_the_disposition_hook_twice_records_one_encounter():
+    enc = disposition(at=recent())
+    d = Disposition.objects.get(pk=enc.disposition_id)
+    rows = PersonAudit.objects.count()
+    again = services.record_encounter_from_disposition(disposition=d, actor=SYSTEM)
+    assert again.pk == enc.pk and Encounter.objects.filter(disposition=d).count() == 1
+    assert FollowUpTask.objects.filter(encounter=enc).count() == 1
+    assert Person.objects.count() == 1 and PersonAudit.objects.count() == rows
 
 
 def test_ccd_outcome_phone_encounter_then_consent_opens_task(
@@ -304,6 +315,23 @@ def test_referral_status_and_fhir_bundle(nav, provider):
     assert task["status"] == "completed" and task["focus"]["reference"] in urls
     assert task["for"]["reference"] == sr["subject"]["reference"] in urls
     assert task["owner"]["reference"] in urls
+
+
+def test_referral_statuses_are_the_domain_table(nav, provider):
+    """The model's statuses and the domain's transition table name the same statuses;
+    a refused change keeps the status and writes no event."""
+    assert list(Referral.Status.values) == list(REFERRAL_TRANSITIONS)
+    enc = disposition(at=recent())
+    services.record_consent(encounter_id=enc.pk, actor=nav, share=True)
+    r = services.create_referral(
+        actor=nav, person_id=enc.person_id, provider_id=provider.pk, service="mental_health"
+    )
+    with pytest.raises(Conflict, match="status: a sent referral cannot become completed"):
+        services.set_referral_status(referral_id=r.pk, status="completed", actor=nav)
+    with pytest.raises(Invalid, match="status: unknown 'lost'"):
+        services.set_referral_status(referral_id=r.pk, status="lost", actor=nav)
+    r.refresh_from_db()
+    assert r.status == "sent" and list(r.events.values_list("status", flat=True)) == ["sent"]
 
 
 # ------------------------------------------------------------------ duplicates, merge, un-merge

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from heart.domain.care import (
+    REFERRAL_TRANSITIONS,
     CallRef,
     CareRules,
     PersonKey,
+    ReferralTransitionError,
     SlaTask,
     calls_before_after,
+    check_referral_transition,
     duplicate_score,
     follow_up_due,
     is_overdue,
@@ -192,3 +195,19 @@ def test_sla_per_week_and_navigator():
     nav = {n.key: (n.due, n.within) for n in r.by_navigator}
     assert nav == {"ana": (2, 1), "(none)": (1, 0)}
     assert r.overall.share == round(1 / 3, 4)
+
+
+# ------------------------------------------------------------------ referral statuses
+
+
+def test_referral_transitions():
+    assert check_referral_transition("sent", "accepted") == "accepted"
+    assert check_referral_transition("accepted", "completed") == "completed"
+    with pytest.raises(ReferralTransitionError, match="a sent referral cannot become completed"):
+        check_referral_transition("sent", "completed")
+    with pytest.raises(ReferralTransitionError, match="a completed referral cannot become sent"):
+        check_referral_transition("completed", "sent")
+    with pytest.raises(ReferralTransitionError, match="status: unknown 'lost'"):
+        check_referral_transition("sent", "lost")
+    # every status the table moves to is one of its keys (final ones have no way out)
+    assert set().union(*REFERRAL_TRANSITIONS.values()) <= set(REFERRAL_TRANSITIONS)

@@ -4,7 +4,7 @@ Derived from the role capabilities (heart.accounts.roles), not role names, excep
 the supervisor-only acts (who-looked list, erasure):
 - see_people: ``follow_up`` or ``ccd_queue`` (care navigators, crisis clinicians,
   supervisors, admins)
-- merge_people: ``follow_up`` (care navigators, supervisors, admins)
+- merge_people, follow_up: ``follow_up`` (care navigators, supervisors, admins)
 - supervise_people: the supervisor or admin role
 - responders: only the people on their team's current call (calls/{id}/people)
 """
@@ -46,6 +46,12 @@ def require_see_people(actor: Actor) -> None:
 def require_merge_people(actor: Actor) -> None:
     if not can_merge_people(actor):
         raise Forbidden(f"{actor.label} may not merge people (supervisors and care navigators)")
+
+
+def require_follow_up(actor: Actor) -> None:
+    """Work follow-ups, providers and referrals: the ``follow_up`` capability
+    (navigators, supervisors, admins), the same people who may merge."""
+    require_merge_people(actor)
 
 
 def require_supervise_people(actor: Actor) -> None:

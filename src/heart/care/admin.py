@@ -10,8 +10,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from heart.care import services
 from heart.care.models import SERVICES, Provider
+from heart.care.services import validation
 from heart.errors import Invalid
 
 
@@ -34,13 +34,13 @@ class ProviderForm(forms.ModelForm):
     def clean_languages(self) -> list[str]:
         codes = [c for c in self.cleaned_data["languages"].split(",") if c.strip()]
         try:
-            return services._languages(codes)
+            return validation.clean_languages(codes)
         except Invalid as exc:
             raise forms.ValidationError(exc.message) from None
 
     def clean_phone(self) -> str:
         try:
-            return services._phone(self.cleaned_data["phone"])
+            return validation.clean_phone(self.cleaned_data["phone"])
         except Invalid as exc:
             raise forms.ValidationError(exc.message) from None
 

@@ -484,11 +484,7 @@ def _provider_out(p) -> dict:
 @router.get("/providers", response={200: list[ProviderOut], **ERRORS})
 def providers(request, service: str = ""):
     require_see_people(_a(request))
-    from heart.care.models import Provider
-
-    qs = Provider.objects.filter(active=True)
-    rows = [p for p in qs if not service or service in p.services]
-    return [_provider_out(p) for p in rows]
+    return [_provider_out(p) for p in selectors.active_providers(service=service)]
 
 
 @router.post("/providers", response={201: ProviderOut, **ERRORS})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.conf import settings
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
@@ -29,6 +28,7 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
+from heart.care.config import fhir_system
 from heart.care.models import SERVICES, Person, Provider, Referral
 
 FHIR_VERSION = "4.0.1"  # the R4 line; models from fhir.resources.R4B (see module doc)
@@ -44,12 +44,8 @@ STATUS_MAP = {
 }
 
 
-def _base() -> str:
-    return getattr(settings, "HEART_FHIR_SYSTEM", "urn:heart")
-
-
 def _uuid(kind: str, pk) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_base()}/{kind}/{pk}"))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{fhir_system()}/{kind}/{pk}"))
 
 
 def _ref(kind: str, pk) -> Reference:
@@ -58,7 +54,7 @@ def _ref(kind: str, pk) -> Reference:
 
 def _service_concept(code: str) -> CodeableConcept:
     return CodeableConcept(
-        coding=[Coding(system=f"{_base()}:service", code=code, display=SERVICE_LABELS[code])],
+        coding=[Coding(system=f"{fhir_system()}:service", code=code, display=SERVICE_LABELS[code])],
         text=SERVICE_LABELS[code],
     )
 
@@ -70,7 +66,7 @@ def _instant(v: dt.datetime) -> str:
 def patient(p: Person) -> Patient:
     data: dict = {
         "id": _uuid("person", p.pk),
-        "identifier": [Identifier(system=f"{_base()}:person", value=str(p.pk))],
+        "identifier": [Identifier(system=f"{fhir_system()}:person", value=str(p.pk))],
     }
     if p.name:
         data["name"] = [HumanName(text=p.name)]
@@ -110,7 +106,7 @@ def service_request(r: Referral) -> ServiceRequest:
     sr_status, _ = STATUS_MAP[r.status]
     return ServiceRequest(
         id=_uuid("servicerequest", r.pk),
-        identifier=[Identifier(system=f"{_base()}:referral", value=str(r.pk))],
+        identifier=[Identifier(system=f"{fhir_system()}:referral", value=str(r.pk))],
         status=sr_status,
         intent="order",
         category=[

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from heart.domain.care import CHANNELS, OUTCOMES
+from heart.domain.care import CHANNELS, OUTCOMES, PersonKey
 
 SERVICES = [
     ("mental_health", "Mental health"),
@@ -48,6 +48,11 @@ class Person(models.Model):
     @property
     def active(self) -> bool:
         return self.merged_into_id is None and self.erased_at is None
+
+    @property
+    def key(self) -> PersonKey:
+        """What the domain's duplicate_score() compares."""
+        return PersonKey(self.name, self.date_of_birth, self.phone, self.address)
 
 
 class Encounter(models.Model):

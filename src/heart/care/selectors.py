@@ -11,13 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
+from heart.accounts.auth import can
 from heart.calls.models import Call, Disposition
-from heart.care.access import log_access, require_see_people, require_supervise_people
+from heart.care.access import (
+    can_see_people,
+    log_access,
+    require_see_people,
+    require_supervise_people,
+)
+from heart.care.config import program_tz, rules
 from heart.care.models import (
     Encounter,
     FollowUpAttempt,
@@ -25,24 +31,26 @@ from heart.care.models import (
     Person,
     PersonAudit,
     PersonMerge,
+    Provider,
     Referral,
     ReferralEvent,
 )
-from heart.care.services import rules
 from heart.domain.care import (
     BeforeAfter,
     CallRef,
-    PersonKey,
     RepeatSummary,
     SlaTask,
     calls_before_after,
     duplicate_score,
     normalize_address,
+    normalize_name,
+    normalize_phone,
     repeat_summary,
     sla_report,
     summarise_before_after,
 )
 from heart.errors import Forbidden, NotFound
+from heart.teams.selectors import team_for_user
 
 # ------------------------------------------------------------------ the queue
 
@@ -124,6 +132,14 @@ def task_for(*, task_id: int, actor: Actor, ip: str | None = None, what: str = "
     return t
 
 
+# ------------------------------------------------------------------ providers
+
+
+def active_providers(*, service: str = "") -> list[Provider]:
+    """The directory (no personal data), by name; only those offering ``service``."""
+    return [p for p in Provider.objects.filter(active=True) if not service or service in p.services]
+
+
 # ------------------------------------------------------------------ people
 
 
@@ -140,8 +156,6 @@ def person_for(
 
 def search_people(*, actor: Actor, q: str, ip: str | None = None, limit: int = 50):
     require_see_people(actor)
-    from heart.domain.care import normalize_name, normalize_phone
-
     q = (q or "").strip()[:200]
     if not q:
         return []
@@ -163,10 +177,6 @@ class Suggestion:
     person: Person
     score: float
     reasons: list[dict]
-
-
-def _key(p: Person) -> PersonKey:
-    return PersonKey(p.name, p.date_of_birth, p.phone, p.address)
 
 
 def duplicate_candidates(p: Person, limit: int = 500):
@@ -197,7 +207,7 @@ def duplicates_for(*, person_id: int, actor: Actor, ip: str | None = None) -> li
     threshold = rules().duplicate_threshold
     out = []
     for q in duplicate_candidates(p):
-        s = duplicate_score(_key(p), _key(q))
+        s = duplicate_score(p.key, q.key)
         if s.score >= threshold:
             out.append(
                 Suggestion(q, s.score, [{"code": r.code, "text": r.text} for r in s.reasons])
@@ -304,14 +314,9 @@ def who_viewed(*, person_id: int, actor: Actor, ip: str | None = None, limit: in
 
 def people_on_call(*, call_id: int, actor: Actor, ip: str | None = None) -> list[Person]:
     """The people linked to a call. Responders: only their team's current call."""
-    from heart.accounts.auth import can
-    from heart.care.access import can_see_people
-
     if not can_see_people(actor):
         if not can(actor, "respond"):
             raise Forbidden(f"{actor.label} may not see person details")
-        from heart.teams.selectors import team_for_user
-
         team = team_for_user(user=actor.user)
         if team is None or team.current_call_id != call_id:
             raise Forbidden(f"{actor.label} may see only the person on their team's current call")
@@ -509,8 +514,6 @@ def before_after_measure(*, now: dt.datetime | None = None) -> dict:
 def sla(*, now: dt.datetime | None = None, since: dt.datetime | None = None) -> dict:
     """Share of follow-ups first attempted within the due hours, per ISO week and per
     navigator (who made the first attempt)."""
-    from zoneinfo import ZoneInfo
-
     now = now or timezone.now()
     qs = FollowUpTask.objects.select_related("encounter").only(
         "first_attempt_at", "first_attempt_by", "encounter__closed_at"
@@ -521,7 +524,7 @@ def sla(*, now: dt.datetime | None = None, since: dt.datetime | None = None) -> 
         SlaTask(t.encounter.closed_at, t.first_attempt_at, t.first_attempt_by.removeprefix("user:"))
         for t in qs
     ]
-    r = sla_report(tasks, now=now, tz=ZoneInfo(settings.TIME_ZONE), rules=rules())
+    r = sla_report(tasks, now=now, tz=program_tz(), rules=rules())
 
     def rows(xs):
         return [{"key": x.key, "due": x.due, "within": x.within, "share": x.share} for x in xs]

@@ -17,7 +17,7 @@ from heart.accounts.actors import Actor
 from heart.care import selectors, services
 from heart.care.access import can_merge_people, can_supervise_people, client_ip
 from heart.care.fhir import person_bundle_json
-from heart.care.models import SERVICES, Provider
+from heart.care.models import SERVICES
 from heart.domain.care import CHANNELS, OUTCOMES
 from heart.errors import Forbidden, NotFound, ServiceError
 
@@ -116,7 +116,7 @@ def task(request, task_id: int):
             "now": timezone.now(),
             "channels": CHANNELS,
             "outcomes": [(k, v[1]) for k, v in OUTCOMES.items()],
-            "providers": Provider.objects.filter(active=True),
+            "providers": selectors.active_providers(),
             "services": SERVICES,
             "mine": t.taken_by_id == request.user.pk,
         },

@@ -1,5 +1,6 @@
 """Care navigation rules, pure (no Django): follow-up due times, the N-failed-attempts
-rule, probable-duplicate scoring, repeat calls, the before/after measure and SLA.
+rule, referral status changes, probable-duplicate scoring, repeat calls, the
+before/after measure and SLA.
 
 Times: every instant is timezone-aware. The follow-up due time is ELAPSED time:
 ``closed_at + 48 h`` on the time line, so across a DST change the wall clock reads one
@@ -129,6 +130,34 @@ def task_state_after(outcomes: Sequence[str], rules: CareRules = CareRules()) ->
     return TaskState(
         False, "", failed, Reason("open", f"Open: {failed} failed attempt(s), {n} before closing.")
     )
+
+
+# ------------------------------------------------------------------ referrals
+
+# the one table of allowed referral status changes (the FHIR Task's progress); a
+# status with no way out is final. The Django model's Referral.Status has these values.
+REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "sent": frozenset({"accepted", "declined", "cancelled"}),
+    "accepted": frozenset({"completed", "cancelled"}),
+    "declined": frozenset(),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+class ReferralTransitionError(ValueError):
+    pass
+
+
+def check_referral_transition(current: str, new: str) -> str:
+    """The new status if the table allows current -> new; otherwise a clear error."""
+    if new not in REFERRAL_TRANSITIONS:
+        raise ReferralTransitionError(
+            f"status: unknown {new!r} (one of {list(REFERRAL_TRANSITIONS)})"
+        )
+    if new not in REFERRAL_TRANSITIONS.get(current, frozenset()):
+        raise ReferralTransitionError(f"status: a {current} referral cannot become {new}")
+    return new
 
 
 # ------------------------------------------------------------------ normalising
