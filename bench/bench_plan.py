@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
-from heart.domain.program import load_program
+from heart.domain.program_file import load_program
 from heart.domain.sim import (
     FixedService,
     ShiftPlan,

@@ -144,7 +144,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
     from heart.batch import run_batch
     from heart.domain.mapping import MappingError, load_mapping
-    from heart.domain.program import ProgramError, load_program
+    from heart.domain.program import ProgramError
+    from heart.domain.program_file import load_program
     from heart.triage_io import InputError
 
     try:
@@ -230,7 +231,8 @@ def print_summary(summary, out_path: Path, rejects_path: Path) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from heart.domain.geo import valid_lon_lat
-    from heart.domain.program import ProgramError, load_program
+    from heart.domain.program import ProgramError
+    from heart.domain.program_file import load_program
     from heart.domain.triage import CallInput, decide
 
     try:
@@ -273,7 +275,7 @@ def cmd_programs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from heart.domain.mapping import builtin_mapping_names
-    from heart.domain.program import builtin_program_names, load_program
+    from heart.domain.program_file import builtin_program_names, load_program
 
     table = Table(title="Built-in programs")
     for col in ("name", "rules version", "units and hours"):

@@ -15,7 +15,7 @@ from rich.console import Console
 from heart.batch import run_batch
 from heart.cli import print_summary
 from heart.domain.mapping import load_mapping
-from heart.domain.program import load_program
+from heart.domain.program_file import load_program
 from heart.synthetic import generate_calls
 
 

@@ -74,7 +74,7 @@ def test_update_with_a_weapon_warns_board_and_team(
 def test_the_teams_phone_shows_the_warning(staffed_team, settings, tmp_path):
     from django.utils import timezone
 
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
     from heart.live.demo import demo_program_path
 
     settings.DATA_DIR = tmp_path

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heart.domain.mapping import load_mapping
-from heart.domain.program import load_program
+from heart.domain.program_file import load_program
 from heart.domain.triage import CallInput, decide
 from heart.domain.triage_batch import decide_frame
 from heart.triage_io import parse_calls, read_raw

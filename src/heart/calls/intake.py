@@ -28,7 +28,8 @@ from heart.calls.services import (
 )
 from heart.care import services as care_hooks
 from heart.domain.dispatch import Recommendation
-from heart.domain.program import Program, load_program
+from heart.domain.program import Program
+from heart.domain.program_file import load_program
 from heart.domain.triage import CallInput, decide
 from heart.live.events import publish_on_commit
 

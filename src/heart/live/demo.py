@@ -60,7 +60,7 @@ periods = [{{ from = 2023-10-23, area = "city", hours = [{{ days = "daily", star
 
 
 def demo_program_path() -> Path:
-    from heart.domain.program import load_program, resolve_program_path
+    from heart.domain.program_file import load_program, resolve_program_path
 
     base = resolve_program_path("durham-heart-2023")
     out = Path(settings.DATA_DIR) / "demo" / "durham-heart-demo.toml"

@@ -204,7 +204,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_eligibility(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
     from heart.planning import charts
     from heart.planning.eligibility import analyse, compare
     from heart.planning.store import load_store
@@ -253,7 +253,7 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 
 def cmd_area(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
     from heart.planning import area, charts
     from heart.planning.eligibility import H3_RESOLUTION, analyse, area_key
     from heart.planning.store import load_store
@@ -323,7 +323,7 @@ def cmd_area(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
     from heart.domain.sim import FixedService, ShiftPlan
     from heart.planning import charts
     from heart.planning.simulate import fit_on_scene, fit_pre_dispatch, prepare, run, sweep
