@@ -142,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     import contextlib
 
-    from heart.batch import run_batch
+    from heart.batch.io import InputError
+    from heart.batch.run import run_batch
     from heart.domain.mapping import MappingError, load_mapping
     from heart.domain.program import ProgramError
     from heart.domain.program_file import load_program
-    from heart.triage_io import InputError
 
     try:
         program = load_program(args.program, beat_layer=args.beat_layer)
@@ -198,35 +198,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
     if not args.quiet:
-        print_summary(summary, args.out, rejects)
+        from heart.batch.summary import print_summary
+
+        print_summary(summary, args.out, rejects, console=console)
     return 0
-
-
-def print_summary(summary, out_path: Path, rejects_path: Path) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Triage — {summary.rules_version}")
-    table.add_column("route")
-    table.add_column("calls", justify="right")
-    table.add_column("share", justify="right")
-    total = max(summary.accepted, 1)
-    for route, n in sorted(summary.by_route.items(), key=lambda kv: -kv[1]):
-        table.add_row(route, f"{n:,}", f"{n / total:.1%}")
-    console.print(table)
-    reasons = Table(title="Reasons by route (a call has several)")
-    reasons.add_column("route")
-    reasons.add_column("reason")
-    reasons.add_column("calls", justify="right")
-    for (route, code), n in sorted(
-        summary.by_route_reason.items(), key=lambda kv: (kv[0][0], -kv[1])
-    ):
-        reasons.add_row(route, code, f"{n:,}")
-    console.print(reasons)
-    console.print(
-        f"{summary.rows_read:,} rows read, {summary.accepted:,} triaged -> {out_path}, "
-        f"{summary.rejected:,} rejected -> {rejects_path}",
-        highlight=False,
-    )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

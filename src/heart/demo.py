@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.db import transaction
 from rich.console import Console
 
-from heart.batch import run_batch
-from heart.cli import print_summary
+from heart.batch.run import run_batch
+from heart.batch.summary import print_summary
+from heart.batch.synthetic import generate_calls
 from heart.domain.mapping import load_mapping
 from heart.domain.program_file import load_program
-from heart.synthetic import generate_calls
 
 
 def demo_natures(program) -> tuple[list[str], list[float]]:
@@ -92,7 +92,7 @@ def run_demo(*, calls: int, seed: int, program_name: str, console: Console) -> i
     with transaction.atomic():
         Call.objects.filter(source="demo").delete()
         Call.objects.bulk_create(rows, batch_size=2000)
-    print_summary(summary, out_path, rejects_path)
+    print_summary(summary, out_path, rejects_path, console=console)
     db = settings.DATABASES["default"]
     console.print(
         f"Stored {len(rows):,} triaged calls in {db['ENGINE'].rsplit('.', 1)[-1]} ({db['NAME']}).",

@@ -16,11 +16,11 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heart.batch.io import parse_calls, read_raw
 from heart.domain.mapping import load_mapping
 from heart.domain.program_file import load_program
 from heart.domain.triage import CallInput, decide
 from heart.domain.triage_batch import decide_frame
-from heart.triage_io import parse_calls, read_raw
 
 P2022 = load_program("durham-heart-2022")
 P2023 = load_program("durham-heart-2023")

@@ -11,7 +11,7 @@ Facts are kept as small integer codes (nature id, exclusion id, per unit a statu
 area and in-area code) so finding the distinct combinations and joining them back is
 cheap; :func:`_decode` turns a combination back into a ``CallFacts``.
 
-Input frame columns (as made by :mod:`heart.triage_io`): ``row``, ``id``,
+Input frame columns (as made by :mod:`heart.batch.io`): ``row``, ``id``,
 ``received_utc`` (tz-aware), ``nature``, ``beat``, ``lon``, ``lat``, ``narrative``,
 ``weapon_flag``, ``violence_flag``. Nature and beat must already be normalised.
 """

@@ -226,9 +226,9 @@ class Replay:
             connection.close()
 
     def _setup(self) -> None:
+        from heart.batch.synthetic import generate_calls
         from heart.calls.intake import current_program
         from heart.demo import demo_natures
-        from heart.synthetic import generate_calls
         from heart.teams.models import Team
 
         self.rng = random.Random(self.seed)

@@ -110,11 +110,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from heart.batch.io import InputError
     from heart.domain.mapping import MappingError
     from heart.domain.program import ProgramError
     from heart.domain.sim import SimInputError
     from heart.planning.area import AreaInputError
-    from heart.triage_io import InputError
 
     handler = {
         "import": cmd_import,
