@@ -56,7 +56,7 @@ def add_parsers(sub) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     django_setup()
-    from heart.demo import run_demo
+    from heart.demo.batch import run_demo
 
     return run_demo(calls=args.calls, seed=args.seed, program_name=args.program, console=console)
 
@@ -130,7 +130,7 @@ def _start_demo(args: argparse.Namespace):
     from django.conf import settings
     from django.core.management import call_command
 
-    from heart.live.demo import Replay, close_stale_demo_calls, demo_program_path, seed
+    from heart.demo.live import Replay, close_stale_demo_calls, demo_program_path, seed
 
     settings.HEART_PROGRAM = str(demo_program_path())
     os.environ["HEART_PROGRAM"] = settings.HEART_PROGRAM  # for worker processes

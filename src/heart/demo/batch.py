@@ -1,5 +1,5 @@
-"""The main job until live operations land: generate a synthetic day-to-year of calls,
-triage them with a built-in program, store them in the database and print a summary."""
+"""`heart demo`: generate four weeks of synthetic calls, triage them with a built-in
+program in one batch, store them in the database and print a summary."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from heart.batch.run import run_batch
 from heart.batch.summary import print_summary
 from heart.batch.synthetic import generate_calls
+from heart.calls.models import Call
 from heart.domain.mapping import load_mapping
 from heart.domain.program_file import load_program
 
@@ -30,8 +31,6 @@ def demo_natures(program) -> tuple[list[str], list[float]]:
 
 
 def run_demo(*, calls: int, seed: int, program_name: str, console: Console) -> int:
-    from heart.calls.models import Call
-
     call_command("migrate", verbosity=0, interactive=False)
     program = load_program(program_name)
     city = program.areas["city"].geometry if "city" in program.areas else None
