@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
-from heart.domain.program import load_program
+from heart.batch.synthetic import HOURLY_WEIGHTS
+from heart.domain.program_file import load_program
 from heart.domain.sim import (
     FixedService,
     ShiftPlan,
@@ -36,7 +37,6 @@ from heart.domain.sim import (
     travel_minutes_table,
 )
 from heart.planning.simulate import PlanInputs, sweep
-from heart.synthetic import HOURLY_WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("HEART_SHARED_DIR", ROOT.parent / "shared")) / "data"

@@ -45,7 +45,7 @@ def generate(n: int, path: Path) -> None:
     import shapely
     from shapely.geometry import shape
 
-    from heart.synthetic import generate_calls, load_beat_layer
+    from heart.batch.synthetic import generate_calls, load_beat_layer
 
     with (SHARED / "data/durham/cad_nature_grouping.csv").open() as fh:
         natures = [row["nature"] for row in csv.DictReader(fh)] + ["PANHANDLING OR NUISANCE"]

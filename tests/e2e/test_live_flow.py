@@ -18,7 +18,7 @@ from tests.e2e.conftest import PASSWORD
 # HEART_SCREENSHOTS=docs/screenshots refreshes the README's pictures; by default the
 # screenshots go to a scratch folder so a test run leaves the work tree as it was
 SHOTS = Path(os.environ.get("HEART_SCREENSHOTS", tempfile.gettempdir() + "/heart-screenshots"))
-STATION_1 = (-78.8986, 35.9940)  # HEART 1 (heart.live.demo.STATIONS)
+STATION_1 = (-78.8986, 35.9940)  # HEART 1 (heart.demo.live.STATIONS)
 
 PIDF = (
     '<presence xmlns="urn:ietf:params:xml:ns:pidf" '

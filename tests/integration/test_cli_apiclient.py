@@ -30,3 +30,15 @@ def test_create_list_revoke(capsys):
     clear_token_cache()
     assert client_for_token(token) is None
     assert main(["apiclient", "revoke", "nobody"]) == 2
+
+
+def test_revoke_goes_through_the_service_and_is_audited():
+    from heart.accounts.models import AuditEntry
+
+    assert main(["apiclient", "create", "cad-old"]) == 0
+    client = ApiClient.objects.get(name="cad-old")
+    assert main(["apiclient", "revoke", "cad-old"]) == 0
+    entry = AuditEntry.objects.get(action="apiclient.revoke", object_id=str(client.pk))
+    assert entry.actor_label == "cli"
+    assert main(["apiclient", "revoke", "cad-old"]) == 0  # again: nothing more to write
+    assert AuditEntry.objects.filter(action="apiclient.revoke").count() == 1

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from heart.calls.models import Call
-from heart.demo import run_demo
+from heart.demo.batch import run_demo
 
 pytestmark = pytest.mark.django_db
 

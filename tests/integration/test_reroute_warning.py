@@ -74,8 +74,8 @@ def test_update_with_a_weapon_warns_board_and_team(
 def test_the_teams_phone_shows_the_warning(staffed_team, settings, tmp_path):
     from django.utils import timezone
 
-    from heart.domain.program import load_program
-    from heart.live.demo import demo_program_path
+    from heart.demo.live import demo_program_path
+    from heart.domain.program_file import load_program
 
     settings.DATA_DIR = tmp_path
     always_on = load_program(demo_program_path())  # the 2023 rules, round the clock

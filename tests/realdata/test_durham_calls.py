@@ -99,7 +99,7 @@ def test_exact_beat_layer_matches_the_cad_beat(shared_dir):
     """With the exact beat layer, point-only placement matches the CAD beat almost always."""
     import numpy as np
 
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
 
     program = load_program(
         "durham-heart-2022", beat_layer=shared_dir / "data/durham/police_beats_2022.geojson"

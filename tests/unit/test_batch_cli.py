@@ -78,8 +78,8 @@ def test_bad_rows_go_to_rejects_and_the_run_continues(tmp_path):
 def test_ambiguous_fall_back_hour_reads_as_first_occurrence(tmp_path):
     # 01:30 on 2022-11-06 happened twice in New York; with --rules-as-of and a 24h test
     # program the route does not tell, so check the parsed instant directly
+    from heart.batch.io import parse_calls, read_raw
     from heart.domain.mapping import load_mapping
-    from heart.triage_io import parse_calls, read_raw
 
     src = tmp_path / "c.csv"
     src.write_text(HEADER + "A,2022-11-06T01:30:00,CRISIS,3,,,113,,,\n")

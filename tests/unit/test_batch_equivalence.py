@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import fields
 from zoneinfo import ZoneInfo
 
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heart.batch.io import parse_calls, read_raw
 from heart.domain.mapping import load_mapping
-from heart.domain.program import load_program
-from heart.domain.triage import CallInput, decide
-from heart.domain.triage_batch import decide_frame
-from heart.triage_io import parse_calls, read_raw
+from heart.domain.program_file import load_program
+from heart.domain.triage import ELIGIBLE_ONLY_FACTS, CallFacts, CallInput, decide
+from heart.domain.triage_batch import decide_frame, fact_columns
 
 P2022 = load_program("durham-heart-2022")
 P2023 = load_program("durham-heart-2023")
@@ -214,3 +215,10 @@ def test_batch_equals_single_call(tmp_path, items, program, rules_as_of):
         assert row["row"] == i + 1
         assert (row["route"], row["reasons"]) == (single.route, ";".join(single.codes)), call
         assert row["rules_version"] == single.rules_version
+
+
+def test_batch_columns_carry_every_fact():
+    """A new CallFacts field needs a batch column; which ones fold is triage's to say."""
+    carried = {name for names in fact_columns(P2022).values() for name in names}
+    assert carried == {f.name for f in fields(CallFacts)}
+    assert set(ELIGIBLE_ONLY_FACTS) <= carried

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from shapely.geometry import box
 
+from heart.batch.io import InputError
 from heart.cli import main
 from heart.domain.mapping import MappingError, load_mapping
 from heart.planning import area
 from heart.planning.eligibility import analyse
 from heart.planning.store import CallTypeTable, Timeline, import_calls, load_store
-from heart.triage_io import InputError
 
 MAPPING = """
 [mapping]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from heart.domain.program import BUILTIN_DIR, ProgramError, builtin_program_names, load_program
+from heart.domain.program import ProgramError
+from heart.domain.program_file import BUILTIN_DIR, builtin_program_names, load_program
 
 BASE = (BUILTIN_DIR / "durham-heart-2022.toml").read_text()
 
@@ -156,3 +157,19 @@ def test_exact_beat_layer(shared_dir, durham_2022):
     assert exact.rules_version != durham_2022.rules_version  # the layer is part of the rules
     assert exact.areas["pilot"].source == str(layer.resolve())
     assert exact.areas["pilot"].geometry.area < durham_2022.areas["pilot"].geometry.area * 1.2
+
+
+@pytest.mark.parametrize("program", ["durham_2022", "durham_2023"])
+def test_which_unit_serves_which_route(program, request):
+    p = request.getfixturevalue(program)
+    assert p.unit_for_route("crt") == "crt"
+    assert p.unit_for_route("ccd") == "ccd"
+    assert p.unit_for_route("co_response") == "co_response"
+    assert p.unit_for_route("standard") is None  # the fallback: no unit of the program
+    assert p.team_unit_for_route("crt") == "crt"
+    assert p.team_unit_for_route("ccd") is None  # a phone unit
+    assert p.team_unit_for_route("co_response") is None  # clinician with police, not a team
+    assert p.team_unit_for_route("standard") is None
+    assert p.team_unit == "crt"
+    assert p.team_route == "crt"
+    assert p.field_routes() == frozenset({"crt", "co_response"})

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from heart.domain.program import BUILTIN_DIR, load_program
+from heart.domain.program_file import BUILTIN_DIR, load_program
 from heart.domain.triage import CallInput, TriageInputError, decide
 from tests.conftest import ny
 

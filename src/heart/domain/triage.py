@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from types import MappingProxyType
 
 from heart.domain.geo import normalise_beat, valid_lon_lat
 from heart.domain.narrative import find_mentions
@@ -92,6 +93,23 @@ class CallFacts:
     negated_phrase: str | None  # a mention that was negated or self-directed
     program_operating: bool  # False: rules date outside every unit's periods
     units: tuple[tuple[str, UnitFact], ...]
+
+
+# The facts the run card reads only for an eligible call type, each with the blank it
+# takes otherwise. A call type that is not eligible is decided by the call type alone
+# (and whether the program operates at all), so these do not matter for it; both the
+# single-call and the batch path (triage_batch.facts_frame) fold them from this one
+# declaration. A new fact that only eligible calls need goes here and nowhere else.
+ELIGIBLE_ONLY_FACTS: Mapping[str, object] = MappingProxyType(
+    {
+        "weapon": Evidence.NONE,
+        "violence": Evidence.NONE,
+        "weapon_phrase": None,
+        "violence_phrase": None,
+        "negated_phrase": None,
+        "units": (),
+    }
+)
 
 
 class TriageInputError(ValueError):
@@ -233,26 +251,14 @@ _STATUS_TEXT = {
 
 
 def decisive_facts(facts: CallFacts) -> CallFacts:
-    """The facts with what the run card never reads blanked out.
+    """The facts with what the run card never reads blanked out (:data:`ELIGIBLE_ONLY_FACTS`).
 
-    A call type that is not eligible is decided by the call type alone (and whether the
-    program operates at all), so its exclusions and units do not matter. Both paths
-    decide on these facts; the batch path uses the same canonical form to fold calls
-    that can only get one answer into one combination.
+    Both paths decide on these facts; the batch path blanks the same fields first, so
+    calls that can only get one answer make one combination.
     """
-    if facts.nature_status is NatureStatus.ELIGIBLE or not facts.units:
+    if facts.nature_status is NatureStatus.ELIGIBLE:
         return facts
-    return CallFacts(
-        nature=facts.nature,
-        nature_status=facts.nature_status,
-        weapon=Evidence.NONE,
-        violence=Evidence.NONE,
-        weapon_phrase=None,
-        violence_phrase=None,
-        negated_phrase=None,
-        program_operating=facts.program_operating,
-        units=(),
-    )
+    return replace(facts, **ELIGIBLE_ONLY_FACTS)
 
 
 def decide_from_facts(

@@ -9,9 +9,9 @@ engine, once per distinct value.
 
 Facts are kept as small integer codes (nature id, exclusion id, per unit a status,
 area and in-area code) so finding the distinct combinations and joining them back is
-cheap; :func:`_decode` turns a combination back into a ``CallFacts``.
+cheap; :class:`_Decoder` turns a combination back into a ``CallFacts``.
 
-Input frame columns (as made by :mod:`heart.triage_io`): ``row``, ``id``,
+Input frame columns (as made by :mod:`heart.batch.io`): ``row``, ``id``,
 ``received_utc`` (tz-aware), ``nature``, ``beat``, ``lon``, ``lat``, ``narrative``,
 ``weapon_flag``, ``violence_flag``. Nature and beat must already be normalised.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,12 +30,13 @@ import polars as pl
 from heart.domain.program import Program, Unit
 from heart.domain.schedule import UnitStatus
 from heart.domain.triage import (
+    ELIGIBLE_ONLY_FACTS,
     CallFacts,
-    Evidence,
     ExclusionFacts,
     NatureStatus,
     UnitFact,
     decide_from_facts,
+    decisive_facts,
     exclusion_facts,
     nature_status,
 )
@@ -43,6 +44,20 @@ from heart.domain.triage import (
 STATUSES = list(UnitStatus)
 _STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 _IN_AREA = {0: None, 1: False, 2: True}
+
+
+def fact_columns(program: Program) -> dict[str, tuple[str, ...]]:
+    """The integer-coded fact columns, in key order, each with the CallFacts fields it carries."""
+    return {
+        "f_nature": ("nature", "nature_status"),
+        "f_operating": ("program_operating",),
+        "f_exclusion": tuple(f.name for f in fields(ExclusionFacts)),
+        **{
+            f"f_{key}_{part}": ("units",)
+            for key in sorted(program.units)
+            for part in ("status", "area", "in_area")
+        },
+    }
 
 
 @dataclass
@@ -82,11 +97,10 @@ def facts_frame(
         unit_cols.extend(_unit_columns(key, unit, rules_date, areas))
     df = df.with_columns(unit_cols)
     df, exclusions = _exclusion_ids(program, df)
-    unit_fact_cols = [
-        f"f_{key}_{part}" for key in sorted(program.units) for part in ("status", "area", "in_area")
-    ]
-    # fold what decide never reads for ineligible call types (triage.decisive_facts), so
-    # the many codes a program does not take make one combination each, not hundreds
+    cols = fact_columns(program)
+    # blank what decide never reads for ineligible call types (triage.ELIGIBLE_ONLY_FACTS),
+    # so the many codes a program does not take make one combination each, not hundreds
+    folded = [c for c, carried in cols.items() if set(carried) <= ELIGIBLE_ONLY_FACTS.keys()]
     eligible_ids = [
         i for i, n in enumerate(natures) if nature_status(program, n) is NatureStatus.ELIGIBLE
     ]
@@ -97,11 +111,10 @@ def facts_frame(
         .alias("f_operating"),
         *[
             pl.when(eligible).then(pl.col(c)).otherwise(0).cast(df.schema[c]).alias(c)
-            for c in ["f_exclusion", *unit_fact_cols]
+            for c in folded
         ],
     )
-    cols = ["f_nature", "f_operating", "f_exclusion", *unit_fact_cols]
-    return df, _Codebook(natures, exclusions, areas), cols
+    return df, _Codebook(natures, exclusions, areas), list(cols)
 
 
 def local_wall_time(utc: pl.Series, zone: str) -> pl.Series:
@@ -283,25 +296,12 @@ class _Decoder:
     def facts(self, codes: list[int]) -> CallFacts:
         """``codes``: nature, operating, exclusion, then status, area, in-area of each unit."""
         nature, status = self.natures[codes[0]]
-        if status is not NatureStatus.ELIGIBLE:  # folded: see triage.decisive_facts
-            return CallFacts(
-                nature=nature,
-                nature_status=status,
-                weapon=Evidence.NONE,
-                violence=Evidence.NONE,
-                weapon_phrase=None,
-                violence_phrase=None,
-                negated_phrase=None,
-                program_operating=bool(codes[1]),
-                units=(),
-            )
-        codes = [codes[0], *codes[2:]]
-        ex = self.exclusions[codes[1]]
+        ex = self.exclusions[codes[2]]
         units = tuple(
-            (key, self.unit_fact(codes[2 + 3 * i], codes[3 + 3 * i], codes[4 + 3 * i]))
+            (key, self.unit_fact(codes[3 + 3 * i], codes[4 + 3 * i], codes[5 + 3 * i]))
             for i, key in enumerate(self.units)
         )
-        return CallFacts(
+        facts = CallFacts(
             nature=nature,
             nature_status=status,
             weapon=ex.weapon,
@@ -309,9 +309,11 @@ class _Decoder:
             weapon_phrase=ex.weapon_phrase,
             violence_phrase=ex.violence_phrase,
             negated_phrase=ex.negated_phrase,
-            program_operating=any(f.area is not None for _, f in units),
+            program_operating=bool(codes[1]),
             units=units,
         )
+        # a call type that is not eligible had its eligible-only columns folded to 0
+        return facts if status is NatureStatus.ELIGIBLE else decisive_facts(facts)
 
 
 def _split_keys(keys: np.ndarray, radices: list[int]) -> list[list[int]]:

@@ -203,9 +203,9 @@ def prepare(
     eligible = eligible_calls(program, calls, rules_as_of=rules)
     if not eligible.height:
         raise SimInputError(f"calls: none of the stored calls is eligible under {program.name}")
-    unit_kind = next(
-        (program.units[s.unit].kind for s in program.run_card if s.route == "crt"), "team"
-    )
+    # the simulated teams are the program's field-team unit: their kind is its kind
+    team_unit = program.team_unit
+    unit_kind = program.units[team_unit].kind if team_unit is not None else "team"
     start = local_midnight(eligible["received_utc"].min(), program.timezone)  # type: ignore[arg-type]
     replay = model = None
     if arrivals == "replay":

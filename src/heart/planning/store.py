@@ -27,9 +27,9 @@ from pathlib import Path
 
 import polars as pl
 
+from heart.batch.io import InputError, parse_calls, parse_times, read_raw
 from heart.domain.mapping import ColumnMapping, MappingError
 from heart.domain.program import normalise_nature
-from heart.triage_io import InputError, parse_calls, parse_times, read_raw
 
 PLANNING_DIR = Path(__file__).resolve().parent
 TIMELINE_DIR = PLANNING_DIR / "timelines"

@@ -22,11 +22,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.accounts.roles import RESPONDER, ROLES
+from heart.accounts.services import create_user
+from heart.batch.synthetic import generate_calls
+from heart.calls.models import Call
+from heart.calls.services import close_call
+from heart.demo.batch import demo_natures
+from heart.domain.program_file import load_program, resolve_program_path
+from heart.domain.triage import CallInput
+from heart.errors import Conflict
+from heart.events.bus import emit
+from heart.intake.services import receive_call, record_ccd_outcome
+from heart.program_in_force import current_program
+from heart.teams.models import Shift, Team
+from heart.teams.selectors import recommendation_for
+from heart.teams.services import (
+    DispositionInput,
+    Fix,
+    assign_team,
+    change_status,
+    clear_call,
+    create_team,
+    record_positions,
+    request_backup,
+    start_shift,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +85,6 @@ periods = [{{ from = 2023-10-23, area = "city", hours = [{{ days = "daily", star
 
 
 def demo_program_path() -> Path:
-    from heart.domain.program import load_program, resolve_program_path
-
     base = resolve_program_path("durham-heart-2023")
     out = Path(settings.DATA_DIR) / "demo" / "durham-heart-demo.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,12 +103,6 @@ class Seeded:
 
 def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seeded:
     """Teams, shifts and accounts (idempotent: a second run resets passwords and statuses)."""
-    from django.contrib.auth import get_user_model
-
-    from heart.accounts.services import create_user
-    from heart.teams.models import Shift, Team
-    from heart.teams.services import Fix, create_team, record_positions, start_shift
-
     now = now or timezone.now()
     password = password or os.environ.get("HEART_DEMO_PASSWORD") or secrets.token_urlsafe(8)
     User = get_user_model()
@@ -93,7 +110,9 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
     def person(username: str, role: str, discipline: str = ""):
         u = User.objects.filter(username=username).first()
         if u is None:
-            u = create_user(username=username, password=password, role=role, discipline=discipline)
+            u = create_user(
+                username=username, password=password, role=role, discipline=discipline
+            )
         else:
             u.set_password(password)
             u.save(update_fields=["password"])
@@ -138,10 +157,6 @@ _BACK = {
 
 
 def reset_team(team) -> None:
-    from heart.calls.models import Call
-    from heart.calls.services import close_call
-    from heart.teams.services import change_status
-
     call_id = team.current_call_id
     for status in _BACK.get(team.status, []):
         change_status(team=team, status=status, actor=DEMO_DISPATCH, note="demo restart")
@@ -154,9 +169,6 @@ def reset_team(team) -> None:
 
 def close_stale_demo_calls() -> int:
     """Open calls from an earlier replay would clutter the board: close them."""
-    from heart.calls.models import Call
-    from heart.calls.services import close_call
-
     n = 0
     for c in Call.objects.filter(state=Call.State.OPEN, source__in=["demo", "backup"]):
         with transaction.atomic():
@@ -224,11 +236,6 @@ class Replay:
             connection.close()
 
     def _setup(self) -> None:
-        from heart.demo import demo_natures
-        from heart.program_in_force import current_program
-        from heart.synthetic import generate_calls
-        from heart.teams.models import Team
-
         self.rng = random.Random(self.seed)
         program = current_program()
         natures, weights = demo_natures(program)
@@ -263,9 +270,6 @@ class Replay:
         self._tidy_calls()
 
     def _new_call(self, row: dict) -> None:
-        from heart.domain.triage import CallInput
-        from heart.intake.services import receive_call
-
         i = self.stats["calls"]
         self.stats["calls"] += 1
         receive_call(
@@ -287,25 +291,20 @@ class Replay:
 
     def _dispatch_waiting(self) -> None:
         """Calls no human assigned within ``auto_dispatch_after`` sim seconds."""
-        from heart.calls.models import Call
-        from heart.errors import Conflict
-        from heart.program_in_force import current_program
-        from heart.teams.models import Team
-        from heart.teams.selectors import recommendation_for
-        from heart.teams.services import assign_team
-
         if self.auto_dispatch_after < 0:
             return
         wait = dt.timedelta(seconds=self.auto_dispatch_after / self.speed)
         program = current_program()
+        if program.team_unit is None:
+            return
         for call in Call.objects.filter(
             state=Call.State.OPEN,
-            route__in=["crt", "co_response"],
+            route__in=sorted(program.field_routes()),
             assignments__isnull=True,
             received_at__lte=timezone.now() - wait,
             source="demo",
         )[:5]:
-            rec = recommendation_for(call=call, program=program, unit_key="crt")
+            rec = recommendation_for(call=call, program=program, unit_key=program.team_unit)
             if rec is None or rec.best is None:
                 continue
             with contextlib.suppress(Conflict):
@@ -317,17 +316,6 @@ class Replay:
                 )
 
     def _move_teams(self, dt_sim: float) -> None:
-        from heart.calls.models import Call
-        from heart.teams.models import Team
-        from heart.teams.services import (
-            DispositionInput,
-            Fix,
-            change_status,
-            clear_call,
-            record_positions,
-            request_backup,
-        )
-
         now = timezone.now()
         km = 40.0 * dt_sim / 3600.0  # 40 km/h in town
         for team in Team.objects.filter(pk__in=list(self.plans)):
@@ -384,16 +372,14 @@ class Replay:
     def _tidy_calls(self) -> None:
         """Police and crisis-line calls are worked elsewhere in the demo: close them after
         a while so the board shows what HEART dispatchers watch."""
-        from heart.calls.models import Call
-        from heart.calls.services import close_call
-        from heart.intake.services import record_ccd_outcome
-        from heart.live.broadcast import publish_on_commit
-
         cutoff = timezone.now() - dt.timedelta(seconds=12 * 60 / self.speed)
+        program = current_program()
+        field_routes = sorted(program.field_routes())
+        phone_routes = program.routes_served_by("phone")
         for c in Call.objects.filter(
             state=Call.State.OPEN, source__in=["demo", "backup"], received_at__lte=cutoff
-        ).exclude(route__in=["crt", "co_response"])[:10]:
-            if c.route == "ccd":
+        ).exclude(route__in=field_routes)[:10]:
+            if c.route in phone_routes:
                 if not hasattr(c, "ccd_outcome"):
                     outcome = self.rng.choice(
                         ["resolved_by_phone", "resolved_by_phone", "hand_back"]
@@ -404,4 +390,9 @@ class Replay:
                 continue
             with transaction.atomic():
                 close_call(call=c, actor=DEMO_DISPATCH, text="Closed: handled by police (demo)")
-                publish_on_commit("call.closed", {"call_id": c.pk, "team_id": None, "outcome": ""})
+                emit(
+                    "call.closed",
+                    {"call_id": c.pk, "team_id": None, "outcome": ""},
+                    actor=DEMO_DISPATCH,
+                    call_id=c.pk,
+                )

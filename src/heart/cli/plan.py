@@ -1,8 +1,9 @@
 """`heart plan import|eligibility|area|simulate|report`: argument parsing and handlers.
 
-Only argparse and pathlib are imported at module level, so `heart --help` stays fast;
-each handler imports what it needs. Every expected failure (bad mapping, unreadable
-file, wrong option) prints one ``error:`` line naming the file/field and returns 2.
+The planning logic is the planning app's (store, eligibility, area, simulate, report,
+charts); this module only parses options, calls it and prints. Every expected failure
+(bad mapping, unreadable file, wrong option) prints one ``error:`` line naming the
+file/field and returns 2.
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-console = Console(stderr=True)
-out = Console()
+from heart.cli.common import console, out, parse_date
 
 
 def _post(text: str) -> tuple[float, float]:
@@ -37,9 +34,8 @@ def _ints(text: str) -> list[int]:
 
 
 def add_parser(sub) -> None:
-    from heart.cli import _date  # the CLI's own date parser
-
     plan = sub.add_parser("plan", help="planning from a city's call data (import, simulate …)")
+    plan.set_defaults(handler=run)
     ps = plan.add_subparsers(dest="plan_command", required=True)
 
     i = ps.add_parser("import", help="import a CSV/Parquet export into a planning store")
@@ -57,14 +53,14 @@ def add_parser(sub) -> None:
     e = ps.add_parser("eligibility", help="replay stored calls through program rules")
     e.add_argument("store", type=Path)
     e.add_argument("--program", action="append", required=True, help="repeat to compare")
-    e.add_argument("--rules-as-of", type=_date, help="default: each program's newest period")
+    e.add_argument("--rules-as-of", type=parse_date, help="default: each program's newest period")
     e.add_argument("--area-by", choices=("beat", "h3"), default="beat")
     e.add_argument("--out", type=Path, required=True, help="directory for JSON, CSV and charts")
 
     a = ps.add_parser("area", help="propose a contiguous service area")
     a.add_argument("store", type=Path)
     a.add_argument("--program", required=True)
-    a.add_argument("--rules-as-of", type=_date)
+    a.add_argument("--rules-as-of", type=parse_date)
     a.add_argument("--beats", type=Path, help="beat polygons (GeoJSON); without it: H3 cells")
     a.add_argument("--id-property", default="CAD")
     a.add_argument("--max-zones", type=int, help="at most this many beats/cells")
@@ -75,7 +71,7 @@ def add_parser(sub) -> None:
     s = ps.add_parser("simulate", help="staffing simulation (one plan or a sweep)")
     s.add_argument("store", type=Path)
     s.add_argument("--program", required=True)
-    s.add_argument("--rules-as-of", type=_date)
+    s.add_argument("--rules-as-of", type=parse_date)
     s.add_argument("--teams", type=_ints, default=[2], help="team count(s), e.g. 2 or 2,3,4,5,6")
     s.add_argument(
         "--hours",
@@ -110,11 +106,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from heart.batch.io import InputError
     from heart.domain.mapping import MappingError
     from heart.domain.program import ProgramError
     from heart.domain.sim import SimInputError
     from heart.planning.area import AreaInputError
-    from heart.triage_io import InputError
 
     handler = {
         "import": cmd_import,
@@ -138,13 +134,15 @@ def _progress(quiet: bool = False):
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
+        console=console.real,
         disable=quiet or not console.is_terminal,
         transient=True,
     )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from heart.domain.mapping import load_mapping
     from heart.planning.store import CallTypeTable, Timeline, import_calls
 
@@ -204,7 +202,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_eligibility(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from rich.table import Table
+
+    from heart.domain.program_file import load_program
     from heart.planning import charts
     from heart.planning.eligibility import analyse, compare
     from heart.planning.store import load_store
@@ -253,7 +253,9 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
 
 
 def cmd_area(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from rich.table import Table
+
+    from heart.domain.program_file import load_program
     from heart.planning import area, charts
     from heart.planning.eligibility import H3_RESOLUTION, analyse, area_key
     from heart.planning.store import load_store
@@ -323,7 +325,7 @@ def cmd_area(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from heart.domain.program import load_program
+    from heart.domain.program_file import load_program
     from heart.domain.sim import FixedService, ShiftPlan
     from heart.planning import charts
     from heart.planning.simulate import fit_on_scene, fit_pre_dispatch, prepare, run, sweep
@@ -409,6 +411,8 @@ def _ci(d: dict, fmt: str) -> str:
 
 
 def _print_runs(rows: list[dict]) -> None:
+    from rich.table import Table
+
     t = Table(title="Simulation (mean [95% CI] over replications)")
     for col in (
         "teams",

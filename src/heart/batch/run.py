@@ -10,10 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
+from heart.batch.io import parse_calls, read_raw
 from heart.domain.mapping import ColumnMapping
 from heart.domain.program import Program
 from heart.domain.triage_batch import decide_frame
-from heart.triage_io import parse_calls, read_raw
 
 CHUNK_ROWS = 1_000_000  # bounds memory on very large files; one chunk shares one codebook
 

@@ -1,5 +1,5 @@
-"""The main job until live operations land: generate a synthetic day-to-year of calls,
-triage them with a built-in program, store them in the database and print a summary."""
+"""`heart demo`: generate four weeks of synthetic calls, triage them with a built-in
+program in one batch, store them in the database and print a summary."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from django.core.management import call_command
 from django.db import transaction
 from rich.console import Console
 
-from heart.batch import run_batch
-from heart.cli import print_summary
+from heart.batch.run import run_batch
+from heart.batch.summary import print_summary
+from heart.batch.synthetic import generate_calls
+from heart.calls.models import Call
 from heart.domain.mapping import load_mapping
-from heart.domain.program import load_program
-from heart.synthetic import generate_calls
+from heart.domain.program_file import load_program
 
 
 def demo_natures(program) -> tuple[list[str], list[float]]:
@@ -30,8 +31,6 @@ def demo_natures(program) -> tuple[list[str], list[float]]:
 
 
 def run_demo(*, calls: int, seed: int, program_name: str, console: Console) -> int:
-    from heart.calls.models import Call
-
     call_command("migrate", verbosity=0, interactive=False)
     program = load_program(program_name)
     city = program.areas["city"].geometry if "city" in program.areas else None
@@ -92,7 +91,7 @@ def run_demo(*, calls: int, seed: int, program_name: str, console: Console) -> i
     with transaction.atomic():
         Call.objects.filter(source="demo").delete()
         Call.objects.bulk_create(rows, batch_size=2000)
-    print_summary(summary, out_path, rejects_path)
+    print_summary(summary, out_path, rejects_path, console=console)
     db = settings.DATABASES["default"]
     console.print(
         f"Stored {len(rows):,} triaged calls in {db['ENGINE'].rsplit('.', 1)[-1]} ({db['NAME']}).",
