@@ -10,7 +10,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
-from heart.domain.program import Program, load_program
+from heart.domain.program import Program
+from heart.domain.program_file import load_program
 
 
 @lru_cache(maxsize=8)

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("realtime", ("heart.live",)),
     ("accounts", ("heart.accounts",)),
     ("events", ("heart.events",)),
-    ("shared web", ("heart.program_in_force", "heart.web.apikit")),
+    ("shared web", ("heart.program_in_force", "heart.apikit")),
     ("calls", ("heart.calls",)),
     ("teams", ("heart.teams",)),
     ("intake", ("heart.intake",)),

@@ -11,8 +11,8 @@ import datetime as dt
 from ninja import Router, Schema
 
 from heart.accounts.auth import require
+from heart.apikit import ErrorOut
 from heart.calls import selectors
-from heart.web.apikit import ErrorOut
 
 router = Router()
 

@@ -14,12 +14,13 @@ from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import require
+from heart.apikit import ERRORS, object_or_404
 from heart.calls.models import Call
 from heart.care import selectors, services
 from heart.care.access import client_ip, require_see_people
 from heart.care.fhir import person_bundle_json
 from heart.care.models import FollowUpTask, Person
-from heart.web.apikit import ERRORS, object_or_404
+from heart.domain.care import RepeatSummary
 
 router = Router(tags=["care"])
 NOTE = Field("", description="free text; at most HEART_CARE.note_max_chars (2000)")
@@ -46,15 +47,6 @@ class PersonPatch(Schema):
     notes: str | None = None
 
 
-class RepeatOut(Schema):
-    calls: int
-    window_days: int
-    last_at: dt.datetime | None
-    last_team_at: dt.datetime | None
-    follow_up_open: bool
-    text: str
-
-
 class PersonOut(Schema):
     id: int
     name: str
@@ -65,7 +57,7 @@ class PersonOut(Schema):
     notes: str
     merged_into_id: int | None
     erased: bool
-    repeat: RepeatOut | None = None
+    repeat: RepeatSummary | None = None  # the domain dataclass, serialised as it is
 
 
 def _person_out(p: Person, repeat=None) -> dict:
@@ -79,16 +71,7 @@ def _person_out(p: Person, repeat=None) -> dict:
         "notes": p.notes,
         "merged_into_id": p.merged_into_id,
         "erased": p.erased_at is not None,
-        "repeat": _repeat(repeat),
-    }
-
-
-def _repeat(r) -> dict | None:
-    if r is None:
-        return None
-    return {
-        f: getattr(r, f)
-        for f in ("calls", "window_days", "last_at", "last_team_at", "follow_up_open", "text")
+        "repeat": repeat,
     }
 
 
@@ -521,13 +504,13 @@ def referral_status(request, referral_id: int, payload: ReferralStatusIn):
 # ------------------------------------------------------------------ calls, reports
 
 
-@router.get("/calls/{call_id}/repeat", response={200: RepeatOut, **ERRORS})
+@router.get("/calls/{call_id}/repeat", response={200: RepeatSummary, **ERRORS})
 def call_repeat(request, call_id: int):
     """For the dispatcher: "3 calls in 30 days; last handled by a team 4 days ago;
     follow-up open". Counts only, no personal data."""
     require(request, "dispatch", "view_calls")
     c = object_or_404(Call, call_id, what="call", path="call_id")
-    return _repeat(selectors.repeat_for_call(c))
+    return selectors.repeat_for_call(c)
 
 
 @router.get("/calls/{call_id}/people", response={200: list[PersonOut], **ERRORS})

@@ -39,19 +39,9 @@ from heart.errors import Conflict
 from heart.events.bus import emit
 from heart.intake.services import receive_call, record_ccd_outcome
 from heart.program_in_force import current_program
+from heart.teams import services as teams
 from heart.teams.models import Shift, Team
 from heart.teams.selectors import recommendation_for
-from heart.teams.services import (
-    DispositionInput,
-    Fix,
-    assign_team,
-    change_status,
-    clear_call,
-    create_team,
-    record_positions,
-    request_backup,
-    start_shift,
-)
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +100,7 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
     def person(username: str, role: str, discipline: str = ""):
         u = User.objects.filter(username=username).first()
         if u is None:
-            u = create_user(
-                username=username, password=password, role=role, discipline=discipline
-            )
+            u = create_user(username=username, password=password, role=role, discipline=discipline)
         else:
             u.set_password(password)
             u.save(update_fields=["password"])
@@ -126,21 +114,23 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
         accounts.append((role, role, password))
     members: dict[str, list[str]] = {}
     for i, (name, (lon, lat)) in enumerate(STATIONS.items(), 1):
-        team = Team.objects.filter(name=name).first() or create_team(name=name)
+        team = Team.objects.filter(name=name).first() or teams.create_team(name=name)
         crew = []
         for d in DISCIPLINES:
             username = "responder" if (i == 1 and d == "clinician") else f"heart{i}-{d}"
             crew.append((person(username, RESPONDER, d), d))
         members[name] = [u.get_username() for u, _ in crew]
         if not Shift.objects.filter(team=team, starts_at__lte=now, ends_at__gt=now).exists():
-            start_shift(
+            teams.start_shift(
                 team=team,
                 members=crew,
                 starts_at=now - dt.timedelta(hours=1),
                 ends_at=now + dt.timedelta(hours=24),
             )
         reset_team(team)
-        record_positions(team=team, fixes=[Fix(lon, lat, now)], actor=DEMO_DISPATCH, now=now)
+        teams.record_positions(
+            team=team, fixes=[teams.Fix(lon, lat, now)], actor=DEMO_DISPATCH, now=now
+        )
     accounts.append((RESPONDER, "responder", password))
     return Seeded(accounts, members)
 
@@ -159,7 +149,7 @@ _BACK = {
 def reset_team(team) -> None:
     call_id = team.current_call_id
     for status in _BACK.get(team.status, []):
-        change_status(team=team, status=status, actor=DEMO_DISPATCH, note="demo restart")
+        teams.change_status(team=team, status=status, actor=DEMO_DISPATCH, note="demo restart")
     if call_id:
         with transaction.atomic():
             c = Call.objects.select_for_update().get(pk=call_id)
@@ -308,7 +298,7 @@ class Replay:
             if rec is None or rec.best is None:
                 continue
             with contextlib.suppress(Conflict):
-                assign_team(
+                teams.assign_team(
                     call=call,
                     team=Team.objects.get(pk=int(rec.best.unit_id)),
                     actor=DEMO_DISPATCH,
@@ -324,7 +314,7 @@ class Replay:
                 continue
             target = None
             if team.status == "dispatched":
-                change_status(team=team, status="en_route", actor=Actor("demo:" + team.name))
+                teams.change_status(team=team, status="en_route", actor=Actor("demo:" + team.name))
                 continue
             if team.status == "en_route" and team.current_call_id:
                 call = Call.objects.get(pk=team.current_call_id)
@@ -337,16 +327,16 @@ class Replay:
                     plan.backup_done = False
                 if not plan.backup_done and self.rng.random() < 0.002 * dt_sim / 30:
                     plan.backup_done = True
-                    request_backup(team=team, actor=Actor("demo:" + team.name))
+                    teams.request_backup(team=team, actor=Actor("demo:" + team.name))
                 if self.sim >= plan.on_scene_until:
                     plan.on_scene_until = None
                     outcome = self.rng.choices(
                         ["resolved_on_scene", "transported", "referred", "refused"],
                         [55, 15, 20, 10],
                     )[0]
-                    clear_call(
+                    teams.clear_call(
                         team=team,
-                        disposition=DispositionInput(
+                        disposition=teams.DispositionInput(
                             outcome=outcome,
                             destination="Durham Recovery Response Center"
                             if outcome == "transported"
@@ -362,12 +352,12 @@ class Replay:
             if (team.lon, team.lat) == tuple(target):
                 continue
             lon, lat, arrived = _toward(team.lon, team.lat, target[0], target[1], km)
-            record_positions(
-                team=team, fixes=[Fix(lon, lat, now)], actor=Actor("demo:avl"), now=now
+            teams.record_positions(
+                team=team, fixes=[teams.Fix(lon, lat, now)], actor=Actor("demo:avl"), now=now
             )
             self.stats["positions"] += 1
             if arrived and team.status == "en_route":
-                change_status(team=team, status="on_scene", actor=Actor("demo:" + team.name))
+                teams.change_status(team=team, status="on_scene", actor=Actor("demo:" + team.name))
 
     def _tidy_calls(self) -> None:
         """Police and crisis-line calls are worked elsewhere in the demo: close them after

@@ -8,6 +8,7 @@ from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from heart.accounts.auth import can, require
+from heart.apikit import ErrorOut, object_or_404
 from heart.calls import selectors
 from heart.calls.models import Call
 from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
@@ -18,7 +19,6 @@ from heart.intake.eido import EidoDocument, to_call
 from heart.intake.services import IntakeResult, receive_call, record_ccd_outcome
 from heart.program_in_force import current_program
 from heart.teams.selectors import team_for_user
-from heart.web.apikit import ErrorOut, object_or_404
 
 router = Router()
 

@@ -10,6 +10,7 @@ from ninja import Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import can, require
+from heart.apikit import ERRORS, ErrorOut, object_or_404
 from heart.calls.models import Call
 from heart.errors import Forbidden, Invalid
 from heart.program_in_force import current_program
@@ -27,7 +28,6 @@ from heart.teams.services import (
     request_backup,
     start_shift,
 )
-from heart.web.apikit import ERRORS, ErrorOut, object_or_404
 
 router = Router()
 
