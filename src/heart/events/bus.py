@@ -1,8 +1,11 @@
 """Emit events inside a write; deliver them to the subscribers after the commit.
 
-* :func:`emit` is called by a service inside its transaction: it stores the event, a
-  pending :class:`~heart.events.models.Delivery` for each subscriber of that name, and
-  hands the event to the live screens (:mod:`heart.live.broadcast`) on commit.
+* :func:`emit` is called by a service inside its transaction: it hands the event to the
+  live screens (:mod:`heart.live.broadcast`) on commit and, when anyone subscribes to
+  that name, stores it with a pending :class:`~heart.events.models.Delivery` for each
+  subscriber. An event nobody subscribes to (a call received from the CAD, which only
+  the screens show) is not stored: intake runs hundreds of times a second and an
+  unread row would cost every call.
 * After the commit the emitting process runs the subscribers at once
   (:func:`deliver`); each delivery runs in its own transaction with the delivery row
   locked, so the subscriber's writes and "done" commit together and a second process
@@ -66,9 +69,15 @@ def emit(
     call_id: int | None = None,
     at: dt.datetime | None = None,
     broadcast: bool = True,
-) -> Event:
-    """Store an event with the current transaction (or its own); subscribers and live
-    screens get it after the commit, never on a rollback."""
+) -> Event | None:
+    """Emit with the current transaction (or its own): subscribers and live screens get
+    the event after the commit, never on a rollback. The stored event, or None when
+    nobody subscribes to the name."""
+    subscribers = _subscribers_of(name)
+    if not subscribers:
+        if broadcast:
+            publish_on_commit(name, payload)
+        return None
     with transaction.atomic(savepoint=False):
         event = Event.objects.create(
             name=name,
@@ -78,13 +87,9 @@ def emit(
             actor_label=actor.label,
             payload=payload,
         )
-        subscribers = _subscribers_of(name)
-        if subscribers:
-            Delivery.objects.bulk_create(
-                [Delivery(event=event, subscriber=s.key) for s in subscribers]
-            )
-            event_id = event.pk
-            transaction.on_commit(lambda: deliver(event_ids=[event_id]), robust=True)
+        Delivery.objects.bulk_create([Delivery(event=event, subscriber=s.key) for s in subscribers])
+        event_id = event.pk
+        transaction.on_commit(lambda: deliver(event_ids=[event_id]), robust=True)
         if broadcast:
             publish_on_commit(name, payload)
     return event
