@@ -305,8 +305,11 @@ def merges_for(person: Person):
 
 
 def who_viewed(*, person_id: int, actor: Actor, ip: str | None = None, limit: int = 500):
-    """The audit of one person (supervisors). Listing it is itself audited."""
+    """The audit of one person (supervisors). Listing it is itself audited. Erased and
+    merged people keep their audit; an id that never was a person is NotFound."""
     require_supervise_people(actor)
+    if not Person.objects.filter(pk=person_id).exists():
+        raise NotFound(f"person_id: no person {person_id}", path="person_id")
     rows = list(PersonAudit.objects.filter(person_id=person_id).order_by("-at", "-id")[:limit])
     log_access(actor=actor, person_ids=person_id, action="read", what="audit", ip=ip)
     return rows

@@ -14,7 +14,8 @@ from heart.calls.models import Call
 from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
 from heart.calls.validation import check_value
 from heart.domain.triage import CallInput
-from heart.errors import Forbidden, NotFound
+from heart.domain.program import ROUTES
+from heart.errors import Forbidden, Invalid, NotFound
 from heart.intake.eido import EidoDocument, to_call
 from heart.intake.services import IntakeResult, receive_call, record_ccd_outcome
 from heart.program_in_force import current_program
@@ -155,8 +156,10 @@ def post_call(request, payload: CallIn):
 
 @router.get("/calls", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["calls"])
 def list_calls(request, route: str | None = None):
-    """Open calls, newest first (the board)."""
+    """Open calls, newest first (the board); ``route`` one of the engine's routes."""
     require(request, "view_calls")
+    if route is not None and route not in ROUTES:
+        raise Invalid(f"route: unknown {route!r} (one of {list(ROUTES)})", path="route")
     return list(selectors.open_calls(route=route))
 
 
