@@ -13,8 +13,8 @@ from heart.calls import selectors
 from heart.calls.models import Call
 from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
 from heart.calls.validation import check_value
-from heart.domain.triage import CallInput
 from heart.domain.program import ROUTES
+from heart.domain.triage import CallInput
 from heart.errors import Forbidden, Invalid, NotFound
 from heart.intake.eido import EidoDocument, to_call
 from heart.intake.services import IntakeResult, receive_call, record_ccd_outcome
