@@ -117,9 +117,9 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
     board.wait_for_selector(".team", timeout=10_000)
 
-    # 1. the EIDO arrives through the API and is on the open board within a second
+    # 1. the EIDO arrives through the API and appears on the open board by itself (its
+    # speed, a second at most, is measured in bench/bench_board.py, not here)
     doc = eido_with_incident(sample, lon=STATION_1[0] + 0.004, lat=STATION_1[1] + 0.002)
-    sent = time.monotonic()
     r = httpx.post(
         base + "/api/calls/eido",
         headers={"Authorization": f"Bearer {token}"},
@@ -132,8 +132,6 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert body["route"] == "crt", body
     item = f"#call-{call_id}"
     board.wait_for_selector(item, timeout=5_000)
-    seen_after = time.monotonic() - sent
-    assert seen_after < 1.5, f"the call reached the board after {seen_after:.2f}s"
     assert board.inner_text(f"{item} .route").lower() == "crt"
     board.wait_for_selector(f"{item} .reasons li", timeout=5_000)
     assert "42 W Cellular" in board.inner_text(f"{item} .addr")
@@ -162,9 +160,11 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     for status in ("en_route", "on_scene"):
         phone.click(f"button[data-status={status}]")
         phone.wait_for_load_state("networkidle")
+        # the board's own card for HEART 1 shows the new status (pushed, no reload)
         board.wait_for_function(
-            f"document.querySelector('#team-1, .team[data-status={status}]') !== null",
-            timeout=3_000,
+            "[...document.querySelectorAll('.team')].some("
+            f"t => t.textContent.includes('HEART 1') && t.dataset.status === '{status}')",
+            timeout=5_000,
         )
     assert "on scene" in phone.inner_text("#status-now").lower()
     # no horizontal scrolling at 360 px

@@ -141,24 +141,36 @@ def test_postgres_notify_crosses_processes_only_on_commit():
     backend.start_listening()
     try:
         assert backend.ready.wait(10)
-        other = json.dumps({"o": "another-process", "n": "team.status", "p": {"team_id": 42}})
+
+        def notify(payload: dict) -> None:
+            body = json.dumps({"o": "another-process", "n": "team.status", "p": payload})
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SELECT pg_notify(%s, %s)", [pg.CHANNEL, body])
+
+        def until_sentinel(n: int) -> list:
+            # NOTIFYs reach the listener in commit order: once the sentinel has arrived,
+            # anything sent before it has too (no fixed sleep to show nothing else came)
+            notify({"sentinel": n})
+            deadline = time.monotonic() + 10
+            while ("team.status", {"sentinel": n}) not in got and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ("team.status", {"sentinel": n}) in got, "the listener never caught up"
+            return [e for e in got if e != ("team.status", {"sentinel": n})]
+
         with pytest.raises(RuntimeError), transaction.atomic():
             with connection.cursor() as cur:
-                cur.execute("SELECT pg_notify(%s, %s)", [pg.CHANNEL, other.replace("42", "13")])
+                other = json.dumps(
+                    {"o": "another-process", "n": "team.status", "p": {"team_id": 13}}
+                )
+                cur.execute("SELECT pg_notify(%s, %s)", [pg.CHANNEL, other])
             raise RuntimeError("roll back")
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SELECT pg_notify(%s, %s)", [pg.CHANNEL, other])
-        deadline = time.monotonic() + 5
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.2)
-        assert got == [("team.status", {"team_id": 42})]
+        notify({"team_id": 42})
+        assert until_sentinel(1) == [("team.status", {"team_id": 42})]
         # our own notifications are delivered locally on commit, never twice
         got.clear()
         with transaction.atomic():
             events.publish_on_commit("team.status", {"team_id": 7})
-        time.sleep(0.5)
-        assert got == [("team.status", {"team_id": 7})]
+        assert until_sentinel(2) == [("team.status", {"team_id": 7})]
     finally:
         unsub()
         backend.stop()

@@ -135,19 +135,20 @@ def test_travel_model_is_the_shared_one():
     assert r.best.eta_minutes == pytest.approx(m.minutes(-78.80, 35.99, *CALL))
 
 
-def test_recommend_is_fast_for_200_teams():
+def test_recommend_ranks_200_teams_nearest_first():
+    """200 teams (the live benchmark's size; its speed is measured in bench/, not here)."""
     import random
-    import time
 
     rnd = random.Random(1)
     units = [
         unit(str(i), -78.9 + rnd.uniform(-0.1, 0.1), 35.99 + rnd.uniform(-0.1, 0.1))
         for i in range(200)
     ]
-    t0 = time.perf_counter()
-    for _ in range(50):
-        rec(units)
-    assert (time.perf_counter() - t0) / 50 < 0.02
+    r = rec(units)
+    etas = [p.eta_minutes for p in r.picks]
+    assert len(etas) == 5 and etas == sorted(etas)
+    every = sorted(TravelModel().minutes(u.lon, u.lat, *CALL) for u in units)
+    assert etas == pytest.approx(every[:5])
 
 
 def test_domain_does_not_import_django():
