@@ -10,8 +10,8 @@ bash scripts/browser.sh
 .venv/bin/ruff check src tests bench tools
 .venv/bin/ruff format --check src tests bench tools
 
-echo "== tests on SQLite"
-env -u DATABASE_URL .venv/bin/pytest -q "$@"
+echo "== tests on SQLite (PostgreSQL-only tests run in the next pass)"
+env -u DATABASE_URL .venv/bin/pytest -q -m "not postgres_only" "$@"
 
 echo "== database tests on PostgreSQL"
 PG_URL="${HEART_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"

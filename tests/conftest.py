@@ -22,6 +22,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.db)
         if "shared_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.realdata)
+        if "postgres_only" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres_only)
 
 
 def shared_path() -> Path:

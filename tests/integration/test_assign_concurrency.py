@@ -74,7 +74,13 @@ def test_many_dispatchers_same_call(staffed_team):
 
 
 def test_crossed_assignments_do_not_deadlock(staffed_team):
-    """Pairs of (call, team) crossing each other: each call and team used at most once."""
+    """Pairs of (call, team) crossing each other: each call and team used at most once.
+
+    This guards the lock ORDER (call row, then team row), not the locks themselves:
+    with the locks removed the partial unique indexes still keep one active assignment
+    per call and per team, and this test passes (the two tests above fail then, on
+    their messages). A path that locks the team before the call makes PostgreSQL
+    report "deadlock detected" here (tried: it does)."""
     teams = [staffed_team(f"X{i}") for i in range(4)]
     calls = [_call() for _ in range(4)]
     program = current_program()

@@ -127,10 +127,8 @@ def test_hub_fans_out_to_every_client_in_order():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgres_notify_crosses_processes_only_on_commit():
+def test_postgres_notify_crosses_processes_only_on_commit(postgres_only):
     """Another process's NOTIFY reaches this one's subscribers; a rollback sends nothing."""
-    if connection.vendor != "postgresql":
-        pytest.skip("LISTEN/NOTIFY: PostgreSQL only")
     from heart.live import pg
 
     events.reset_publisher()
