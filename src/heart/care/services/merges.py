@@ -35,15 +35,16 @@ def merge_people(
         raise Invalid("duplicate_id: cannot merge a person into themselves", path="duplicate_id")
     now = now or timezone.now()
     with transaction.atomic():
-        active_person(survivor_id, "survivor_id")
-        active_person(duplicate_id, "duplicate_id")
-        locked = {
-            p.pk: p
-            for p in Person.objects.select_for_update()
+        # lock both rows (in id order, so two merges never deadlock), THEN check them:
+        # a check before the lock let "B into A" and "A into B" both go through at once
+        list(
+            Person.objects.select_for_update()
             .filter(pk__in=[survivor_id, duplicate_id])
             .order_by("pk")
-        }
-        s, d = locked[survivor_id], locked[duplicate_id]
+            .values_list("pk", flat=True)
+        )
+        s = active_person(survivor_id, "survivor_id")
+        d = active_person(duplicate_id, "duplicate_id")
         score = duplicate_score(s.key, d.key)
         moved = {
             "encounters": list(

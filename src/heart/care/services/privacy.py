@@ -51,7 +51,9 @@ def erase_person(
         )
     now = now or timezone.now()
     with transaction.atomic():
-        p = get_by_pk(Person, person_id, "person_id", "person")
+        # lock the person first: a merge into them waits (so its record is listed and
+        # erased below), and a second erasure sees the first one's result
+        p = get_by_pk(Person, person_id, "person_id", "person", for_update=True)
         if p.erased_at is not None:
             raise Conflict(f"person_id: person {person_id} was already erased", path="person_id")
         ids = [p.pk, *Person.objects.filter(merged_into=p).values_list("pk", flat=True)]
