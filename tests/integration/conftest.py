@@ -32,14 +32,38 @@ def on_duty_now():
     return dt.datetime(2024, 3, 5, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
+# training completions that make a responder current both for the fixed 2024 instants
+# the tests use (on_duty_now) and for today
+TRAINED_ON = (dt.date(2024, 1, 2),)
+
+
+def train(user, discipline: str, *, program=None, days=TRAINED_ON) -> None:
+    """Record every training the program requires of the discipline (current today and
+    on 2024-03-05)."""
+    from heart.program_in_force import current_program
+    from heart.teams.services import record_training
+
+    program = program or current_program()
+    today = timezone.now().astimezone(program.zone).date()
+    for t in program.trainings_for(discipline):
+        for day in (*days, today - dt.timedelta(days=30)):
+            record_training(user=user, training=t.key, completed_on=day, actor=SYSTEM)
+
+
 @pytest.fixture
 def person(db):
-    def make(role: str, discipline: str = ""):
+    """make(role, discipline='', trained=True): a person; responders get a discipline
+    (default clinician) and, unless trained=False, the program's trainings current."""
+
+    def make(role: str, discipline: str = "", *, trained: bool = True):
         if role == RESPONDER and not discipline:
             discipline = "clinician"
-        return create_user(
+        user = create_user(
             username=f"{role}{next(_n)}", password="pw-test-123", role=role, discipline=discipline
         )
+        if role == RESPONDER and trained:
+            train(user, discipline)
+        return user
 
     return make
 
