@@ -8,7 +8,7 @@ import pytest
 
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.models import AuditEntry
-from heart.calls.models import Call, TimelineEvent
+from heart.calls.models import Call
 from heart.domain.triage import CallInput
 from heart.errors import Conflict, Invalid
 from heart.intake.services import receive_call, record_ccd_outcome

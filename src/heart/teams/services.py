@@ -343,8 +343,9 @@ def _write_status(
     call: Call | None = None,
     note: str = "",
     now: dt.datetime | None = None,
+    timeline_kind: str | None = None,
 ) -> Team:
-    """THE status write path (change_status and assign_team only)."""
+    """THE status write path (change_status, _dispatch and release_team only)."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
@@ -376,7 +377,7 @@ def _write_status(
             text = f"{locked.name}: {old.value.replace('_', ' ')} -> {new.value.replace('_', ' ')}"
             append_timeline(
                 call=on_call,
-                kind=_timeline_kind(old, new),
+                kind=timeline_kind or _timeline_kind(old, new),
                 actor=actor,
                 text=text + (f" ({note})" if note else ""),
                 team=locked,
@@ -809,7 +810,15 @@ def release_team(
         t = a.team
         words = "released by dispatch" + (f": {note}" if note else "")
         for status in _RELEASE_PATH.get(UnitState(t.status), ()):
-            t = _write_status(team=t, status=status, actor=actor, call=c, note=words, now=now)
+            t = _write_status(
+                team=t,
+                status=status,
+                actor=actor,
+                call=c,
+                note=words,
+                now=now,
+                timeline_kind=K.UNASSIGNED if status is S.AVAILABLE else None,
+            )
         audit(
             actor=actor,
             action="assignment.release",
