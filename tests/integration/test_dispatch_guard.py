@@ -378,3 +378,21 @@ def test_board_shows_the_override_and_what_each_unit_serves(staffed_team, person
     assert config["serves"] == {"ccd": ["ccd"], "co_response": ["co_response"], "crt": ["crt"]}
     assert config["fieldRoutes"] == ["co_response", "crt"]
     assert Call.objects.filter(pk=call.pk, state="open").exists()
+
+
+def test_the_teams_phone_shows_the_route_and_the_override(staffed_team, person):
+    team = staffed_team("HEART 1")
+    call = open_call(
+        "standard", reasons=[{"code": "weapon_in_narrative", "text": "A gun is reported."}]
+    )
+    assign_team(
+        call=call,
+        team=team,
+        actor=Actor.for_user(person(SUPERVISOR)),
+        program=current_program(),
+        override_reason=REASON,
+    )
+    member = team.shifts.get().members.first().user
+    page = _client(member).get("/responder/").content.decode()
+    assert 'id="rerouted"' in page and 'id="override"' in page
+    assert "Police on scene asked for the team" in page
