@@ -56,10 +56,6 @@ class ShiftForm(forms.Form):
                 label=label, queryset=responders(value), required=False, notes=notes
             )
 
-    @property
-    def position_fields(self):
-        return [self[value] for value in Discipline.values]
-
     def clean(self):
         data = super().clean()
         if not any(data.get(v) for v in Discipline.values):
