@@ -22,6 +22,7 @@ class Problem(Schema):
 class ErrorOut(Schema):
     detail: str
     errors: list[Problem] = []
+    code: str = ""  # a stable reason code when there is one (e.g. the dispatch guard's)
 
 
 # the error responses a writing endpoint declares (OpenAPI); reads declare what they can give

@@ -10,10 +10,13 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 400
 
-    def __init__(self, message: str, *, path: str = "") -> None:
+    def __init__(self, message: str, *, path: str = "", code: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        # a stable reason code when a client may act on it (e.g. "route_not_served": the
+        # dispatcher may give an override reason)
+        self.code = code
 
 
 class Invalid(ServiceError):

@@ -32,14 +32,50 @@ def on_duty_now():
     return dt.datetime(2024, 3, 5, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
+# training completions that make a responder current both for the fixed 2024 instants
+# the tests use (on_duty_now) and for today
+TRAINED_ON = (dt.date(2024, 1, 2),)
+
+
+def train(user, discipline: str, *, program=None, days=TRAINED_ON) -> None:
+    """Record every training the program requires of the discipline (current today and
+    on 2024-03-05). One bulk insert: fixtures make many people (the service,
+    record_training, is tested on its own)."""
+    from heart.program_in_force import current_program
+    from heart.teams.models import TrainingRecord
+
+    program = program or current_program()
+    now = timezone.now()
+    today = now.astimezone(program.zone).date()
+    TrainingRecord.objects.bulk_create(
+        [
+            TrainingRecord(
+                user=user,
+                training=t.key,
+                completed_on=day,
+                recorded_at=now,
+                recorded_by_label="test",
+            )
+            for t in program.trainings_for(discipline)
+            for day in (*days, today - dt.timedelta(days=30))
+        ]
+    )
+
+
 @pytest.fixture
 def person(db):
-    def make(role: str, discipline: str = ""):
+    """make(role, discipline='', trained=True): a person; responders get a discipline
+    (default clinician) and, unless trained=False, the program's trainings current."""
+
+    def make(role: str, discipline: str = "", *, trained: bool = True):
         if role == RESPONDER and not discipline:
             discipline = "clinician"
-        return create_user(
+        user = create_user(
             username=f"{role}{next(_n)}", password="pw-test-123", role=role, discipline=discipline
         )
+        if role == RESPONDER and trained:
+            train(user, discipline)
+        return user
 
     return make
 
@@ -76,6 +112,48 @@ def staffed_team(db, person):
         return team
 
     return make
+
+
+@pytest.fixture
+def co_response_unit(db, person):
+    """make(name, lon, lat, now=..., clinician=None) -> (team, clinician): a co-response
+    unit (the program's co_response unit) on shift with one trained clinician."""
+    from heart.teams.models import Team
+    from heart.teams.services import change_status, create_team, start_shift
+
+    def make(name=None, lon=DURHAM[0], lat=DURHAM[1], *, now=None, clinician=None):
+        now = now or timezone.now()
+        team = create_team(name=name or f"CR-{next(_n)}", unit_key="co_response")
+        clinician = clinician or person(RESPONDER, "clinician")
+        start_shift(
+            team=team,
+            members=[(clinician, "clinician")],
+            starts_at=now - dt.timedelta(hours=2),
+            ends_at=now + dt.timedelta(hours=8),
+        )
+        change_status(team=team, status="available", actor=SYSTEM, now=now)
+        Team.objects.filter(pk=team.pk).update(lon=lon, lat=lat, position_at=now)
+        team.refresh_from_db()
+        return team, clinician
+
+    return make
+
+
+def open_call(route: str, *, at=None, **kw):
+    """A stored open call already routed (no triage): for dispatch tests."""
+    from heart.calls.models import Call
+
+    return Call.objects.create(
+        received_at=at or timezone.now(),
+        nature=kw.pop("nature", "CRISIS"),
+        route=route,
+        reasons=kw.pop("reasons", [{"code": f"route_{route}", "text": f"Routed {route}."}]),
+        rules_version="test",
+        program="durham-heart-2023",
+        lon=kw.pop("lon", DURHAM[0]),
+        lat=kw.pop("lat", DURHAM[1]),
+        **kw,
+    )
 
 
 def actor_of(user) -> Actor:

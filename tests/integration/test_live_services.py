@@ -8,7 +8,7 @@ import pytest
 
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.models import AuditEntry
-from heart.calls.models import Call, TimelineEvent
+from heart.calls.models import Call
 from heart.domain.triage import CallInput
 from heart.errors import Conflict, Invalid
 from heart.intake.services import receive_call, record_ccd_outcome
@@ -20,7 +20,6 @@ from heart.teams.services import (
     assign_team,
     change_status,
     clear_call,
-    pair_co_response,
     record_positions,
     request_backup,
 )
@@ -177,8 +176,8 @@ def test_status_cannot_be_written_another_way(staffed_team, on_duty_now):
 
 def test_second_assignment_of_team_or_call_conflicts(program, staffed_team, on_duty_now):
     t1, t2 = staffed_team(now=on_duty_now), staffed_team(now=on_duty_now)
-    c1 = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program).call
-    c2 = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program).call
+    c1 = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now).call
+    c2 = receive_call(call=crisis(on_duty_now), actor=SYSTEM, program=program, now=on_duty_now).call
     assign_team(call=c1, team=t1, actor=SYSTEM, program=program, now=on_duty_now)
     with pytest.raises(Conflict, match="already assigned"):
         assign_team(call=c1, team=t2, actor=SYSTEM, program=program, now=on_duty_now)
@@ -235,27 +234,6 @@ def test_ccd_outcomes(program, person, on_duty_now):
     assert calls[2].route == "standard"  # send a team, but no team could go
     with pytest.raises(Conflict):
         record_ccd_outcome(call=calls[1], outcome="hand_back", actor=clinician, program=program)
-
-
-def test_co_response_pairs_clinician_and_police_unit(program, person, on_duty_now):
-    c = receive_call(
-        call=CallInput(
-            received_at=on_duty_now,
-            nature="CRISIS",
-            lon=DURHAM[0],
-            lat=DURHAM[1],
-            weapon_flag=True,
-        ),
-        actor=SYSTEM,
-        program=program,
-    ).call
-    assert c.route == "co_response"
-    clin = person("crisis_clinician")
-    p = pair_co_response(call=c, clinician=clin, police_call_sign="D2-14", actor=SYSTEM)
-    assert p.police_unit.call_sign == "D2-14"
-    assert TimelineEvent.objects.filter(call=c, kind="co_response").exists()
-    with pytest.raises(Conflict):
-        pair_co_response(call=c, clinician=clin, police_call_sign="D2-15", actor=SYSTEM)
 
 
 def test_stale_gps_and_off_shift(program, staffed_team, on_duty_now):

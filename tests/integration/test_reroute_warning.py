@@ -66,6 +66,7 @@ def test_update_with_a_weapon_warns_board_and_team(
             "from": "crt",
             "to": "standard",
             "reasons": updated.reason_codes,
+            "needs_decision": True,
             "at": on_duty_now.isoformat(),
         }
     ]

@@ -35,6 +35,9 @@ VIEW = {CALL_TAKER, DISPATCHER, CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
 DISPATCH = {DISPATCHER, SUPERVISOR, ADMIN}
 CCD = {CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
 TEAM_ACT = DISPATCH | {RESPONDER}  # responders: only their own team
+MANAGE = {SUPERVISOR, ADMIN}
+REPORTS = {ANALYST, SUPERVISOR, ADMIN}
+REASON = "Keeping the team: police asked for them and the scene is safe."
 
 NOW = "2024-03-05T10:00:00-05:00"
 CALL = {"received_at": NOW, "nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[1]}
@@ -54,6 +57,10 @@ MATRIX = [
         {"clinician_username": "{clin}", "police_call_sign": "D1-1"},
         DISPATCH,
     ),
+    ("keep team", "post", "/api/calls/{c1}/keep-team", {"override_reason": REASON}, DISPATCH),
+    ("release team", "post", "/api/calls/{c1}/release", {}, DISPATCH),
+    ("call overrides", "get", "/api/calls/{c1}/overrides", None, VIEW),
+    ("override report", "get", "/api/reports/overrides", None, REPORTS),
     ("ccd queue", "get", "/api/ccd/queue", None, CCD),
     ("ccd outcome", "post", "/api/calls/{c2}/ccd-outcome", {"outcome": "hand_back"}, CCD),
     ("follow-ups", "get", "/api/follow-ups", None, {CARE_NAVIGATOR, SUPERVISOR, ADMIN}),
@@ -71,6 +78,17 @@ MATRIX = [
         },
         {SUPERVISOR, ADMIN},
     ),
+    ("shifts", "get", "/api/shifts", None, MANAGE),
+    ("end shift", "post", "/api/shifts/{s2}/end", {}, MANAGE),
+    ("training", "get", "/api/training", None, MANAGE),
+    (
+        "training record",
+        "post",
+        "/api/training/records",
+        {"username": "{clin}", "training": "de_escalation", "completed_on": "2024-01-02"},
+        MANAGE,
+    ),
+    ("staffing page", "get", "/staff/", None, MANAGE),
     ("team status", "post", "/api/teams/{t1}/status", {"status": "en_route"}, TEAM_ACT),
     ("backup", "post", "/api/teams/{t1}/backup", {}, TEAM_ACT),
     ("clear", "post", "/api/teams/{t1}/clear", {"outcome": "refused"}, TEAM_ACT),
@@ -119,6 +137,7 @@ def world(person, staffed_team):
             "c4": c4.pk,
             "t1": t1.pk,
             "t2": t2.pk,
+            "s2": t2.shifts.get().pk,
             "clin": clin.username,
             "now": now.isoformat(),
         }
@@ -190,7 +209,7 @@ def test_intake_client_token_only_intakes(name, method, url, body, allowed, worl
     r = _request(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), method, url, body, ids)
     if name in ("intake eido", "intake json"):
         assert r.status_code in (200, 201), r.content
-    elif name == "call-taker form":
+    elif name in ("call-taker form", "staffing page"):
         assert r.status_code == 302  # HTML pages need a person
     else:
         assert r.status_code == 403, (name, r.status_code)

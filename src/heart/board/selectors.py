@@ -11,8 +11,8 @@ from shapely.geometry import mapping
 from heart.calls.models import Call, TimelineEvent
 from heart.domain.dispatch import TRANSITIONS, UnitState
 from heart.program_in_force import current_program
-from heart.teams.models import Assignment, Team
-from heart.teams.selectors import board_teams
+from heart.teams.models import Assignment, RouteOverride, Team
+from heart.teams.selectors import board_teams, latest_overrides
 
 BACKUP_SOURCE = "backup"
 
@@ -54,13 +54,47 @@ def board_snapshot(*, now: dt.datetime | None = None, limit: int = 300) -> dict:
             "eta_minutes": picks[0].get("eta_minutes") if picks else None,
             "reason": ev["text"],
         }
+    overrides = latest_overrides(call_ids=ids)
     for c in calls:
         c["team_id"] = assigned.get(c["id"])
         c["recommended"] = recommended.get(c["id"])
         c["backup"] = c["source"] == BACKUP_SOURCE
+        c["override"] = override_view(overrides.get(c["id"]))
     current = dict(Team.objects.values_list("id", "current_call_id"))
-    teams = [{**t, "current_call_id": current.get(t["id"])} for t in board_teams(now=now)]
+    teams = [
+        {**t, "current_call_id": current.get(t["id"])}
+        for t in board_teams(now=now, program=current_program())
+    ]
     return {"now": now, "calls": calls, "teams": teams}
+
+
+def override_view(o: RouteOverride | None) -> dict | None:
+    """What a call card says about the latest override: who, why, for which route."""
+    if o is None:
+        return None
+    by = o.by.get_username() if o.by_id and o.by else o.by_label
+    return {
+        "team_id": o.team_id,
+        "route": o.route,
+        "action": o.action,
+        "by": by,
+        "reason": o.reason,
+        "at": o.at,
+    }
+
+
+def route_service() -> dict:
+    """For the board's script: which routes each unit serves, which routes send a field
+    unit (from the program's run card: the page hard-codes no route names)."""
+    program = current_program()
+    routes = {s.route for s in program.run_card} | {program.fallback_route}
+    return {
+        "serves": {
+            key: sorted(r for r in routes if program.serves(key, r)) for key in program.units
+        },
+        "fieldRoutes": sorted(program.field_routes()),
+        "kinds": {key: u.kind for key, u in program.units.items()},
+    }
 
 
 @lru_cache(maxsize=4)

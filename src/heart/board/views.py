@@ -29,7 +29,7 @@ from heart.errors import ServiceError
 from heart.intake.services import record_ccd_outcome
 from heart.live.hub import hub
 from heart.program_in_force import current_program
-from heart.teams.selectors import team_for_user
+from heart.teams.selectors import latest_overrides, team_for_user
 from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
 
 HEARTBEAT_SECONDS = 15.0
@@ -55,6 +55,22 @@ BOARD_LABELS = {
     "backupCall": _("POLICE BACKUP"),
     "why": _("Why not"),
     "noPosition": _("no position"),
+    "otherTeam": _("Send another unit"),
+    "chooseTeam": _("Unit"),
+    "tryAssign": _("Assign"),
+    "refused": _("Refused"),
+    "overrideReason": _("Override reason (required, in words)"),
+    "sendAnyway": _("Send anyway (override)"),
+    "overrideBy": _("override by"),
+    "keptBy": _("kept on the call by"),
+    "notServed": _("does not serve this route now"),
+    "release": _("Release the team"),
+    "keep": _("Keep with reason"),
+    "pair": _("Pair"),
+    "policeUnit": _("Police call sign"),
+    "paired": _("paired"),
+    "pairedWith": _("with"),
+    "noneAvailable": _("no unit is available"),
 }
 
 
@@ -91,6 +107,7 @@ def board(request):
         "staleSeconds": _stale_seconds(),
         "tiles": getattr(settings, "HEART_MAP_TILES", ""),
         "t": {k: str(v) for k, v in BOARD_LABELS.items()},
+        **selectors.route_service(),
     }
     return render(request, "board/board.html", {"config": config})
 
@@ -193,6 +210,12 @@ def _responder_context(request, **extra) -> dict:
     call = None
     if team is not None and team.current_call_id:
         call = Call.objects.filter(pk=team.current_call_id).prefetch_related("timeline").first()
+    rerouted, override = False, None
+    if team is not None and call is not None:
+        rerouted = not current_program().serves(team.unit_key, call.route)
+        o = latest_overrides(call_ids=[call.pk]).get(call.pk)
+        if o is not None and o.team_id == team.pk and o.route == call.route:
+            override = o
     return {
         "team": team,
         "call": call,
@@ -201,8 +224,10 @@ def _responder_context(request, **extra) -> dict:
             team and call and team.status in ("on_scene", "transporting", "clearing")
         ),
         "can_backup": bool(team and call),
-        # a CAD update re-triaged the call after the team was sent (e.g. a weapon)
-        "rerouted": bool(team and call and call.route != team.unit_key),
+        # the call's route is no longer one the team's unit serves (a CAD update added a
+        # weapon, or dispatch sent it anyway): warn, and show a dispatcher's override
+        "rerouted": rerouted,
+        "override": override,
         "disposition_form": extra.pop("disposition_form", None) or DispositionForm(),
         "error": extra.pop("error", None),
         "message": extra.pop("message", None),

@@ -85,6 +85,7 @@ class TimelineEvent(models.Model):
         BACKUP_REQUESTED = "backup_requested", "Backup requested"
         CCD_OUTCOME = "ccd_outcome", "Crisis line outcome"
         CO_RESPONSE = "co_response", "Co-response paired"
+        OVERRIDE = "override", "Route override"
         DISPOSITION = "disposition", "Disposition"
         CLOSED = "closed", "Closed"
 

@@ -4,7 +4,10 @@ replay synthetic calls and moving teams on an accelerated clock.
 Everything goes through the services a real shift uses: calls through
 :func:`heart.intake.services.receive_call`, positions through
 :func:`heart.teams.services.record_positions`, statuses through ``change_status``,
-dispositions through ``clear_call``. The replay thread stops on :meth:`Replay.stop`.
+dispositions through ``clear_call``, shifts through ``start_shift`` (so every responder
+is seeded with the program's required training), and the auto-dispatcher through
+``assign_team`` / ``pair_co_response``: the same route guard as a person (it never
+overrides). The replay thread stops on :meth:`Replay.stop`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from heart.events.bus import emit
 from heart.intake.services import receive_call, record_ccd_outcome
 from heart.program_in_force import current_program
 from heart.teams import services as teams
-from heart.teams.models import Shift, Team
+from heart.teams.models import Shift, Team, TrainingRecord
 from heart.teams.selectors import recommendation_for
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,10 @@ STATIONS = {
     "HEART 3": (-78.9050, 36.0300),
     "HEART 4": (-78.9300, 35.9550),
 }
+# the co-response unit: a clinician on shift who rides with a police unit per call
+CO_RESPONSE_STATIONS = {"CR 1": (-78.9010, 35.9965)}
+POLICE_UNITS = ("DPD 2-14", "DPD 3-21", "DPD 4-07", "DPD 5-12")
+POLICE_AGENCY = "Durham Police Department"
 DISCIPLINES = ("clinician", "peer_support", "emt")
 DEMO_CAD = Actor("demo:cad")
 DEMO_DISPATCH = Actor("demo:dispatcher")
@@ -112,20 +119,61 @@ def seed(*, password: str | None = None, now: dt.datetime | None = None) -> Seed
             continue
         person(role, role)
         accounts.append((role, role, password))
+    program = current_program()
+    today = now.astimezone(program.zone).date()
+
+    def trained(user, discipline: str):
+        """The program's trainings for the discipline, completed 60 days ago (once)."""
+        have = set(TrainingRecord.objects.filter(user=user).values_list("training", flat=True))
+        for t in program.trainings_for(discipline):
+            if t.key not in have:
+                teams.record_training(
+                    user=user,
+                    training=t.key,
+                    completed_on=today - dt.timedelta(days=60),
+                    note="demo",
+                    actor=DEMO_DISPATCH,
+                    program=program,
+                    now=now,
+                )
+        return user
+
+    co_unit = next((k for k, u in program.units.items() if u.kind == "co_response"), None)
+    crews: list[tuple[str, str | None, tuple[float, float], tuple[str, ...]]] = [
+        (name, program.team_unit, where, DISCIPLINES) for name, where in STATIONS.items()
+    ]
+    if co_unit is not None:
+        crews += [
+            (name, co_unit, where, tuple(program.units[co_unit].disciplines))
+            for name, where in CO_RESPONSE_STATIONS.items()
+        ]
     members: dict[str, list[str]] = {}
-    for i, (name, (lon, lat)) in enumerate(STATIONS.items(), 1):
-        team = Team.objects.filter(name=name).first() or teams.create_team(name=name)
+    for i, (name, unit_key, (lon, lat), disciplines) in enumerate(crews, 1):
+        team = Team.objects.filter(name=name).first() or teams.create_team(
+            name=name, unit_key=unit_key
+        )
         crew = []
-        for d in DISCIPLINES:
-            username = "responder" if (i == 1 and d == "clinician") else f"heart{i}-{d}"
-            crew.append((person(username, RESPONDER, d), d))
+        for d in disciplines:
+            if i == 1 and d == "clinician":
+                username = "responder"
+            elif unit_key == co_unit:
+                username = f"{name.lower().replace(' ', '')}-{d}"
+            else:
+                username = f"heart{i}-{d}"
+            crew.append((trained(person(username, RESPONDER, d), d), d))
         members[name] = [u.get_username() for u, _ in crew]
         if not Shift.objects.filter(team=team, starts_at__lte=now, ends_at__gt=now).exists():
+            # a shift already booked for these people (an earlier demo run) ends first
+            Shift.objects.filter(
+                members__user__in=[u for u, _ in crew], starts_at__lt=now, ends_at__gt=now
+            ).update(ends_at=now)
             teams.start_shift(
                 team=team,
                 members=crew,
                 starts_at=now - dt.timedelta(hours=1),
-                ends_at=now + dt.timedelta(hours=24),
+                ends_at=now + dt.timedelta(hours=23),
+                actor=DEMO_DISPATCH,
+                program=program,
             )
         reset_team(team)
         teams.record_positions(
@@ -201,6 +249,7 @@ class Replay:
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     stats: dict = field(default_factory=lambda: {"calls": 0, "positions": 0, "cleared": 0})
+    paired: int = 0
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="heart-demo-replay", daemon=True)
@@ -245,8 +294,8 @@ class Replay:
         self.next_call = 5.0  # the first call arrives a few seconds after start
         self.run_id = secrets.token_hex(3)
         self.plans = {
-            t.pk: TeamPlan(t.pk, STATIONS.get(t.name, (t.lon, t.lat)))
-            for t in Team.objects.filter(name__in=list(STATIONS))
+            t.pk: TeamPlan(t.pk, {**STATIONS, **CO_RESPONSE_STATIONS}.get(t.name, (t.lon, t.lat)))
+            for t in Team.objects.filter(name__in=[*STATIONS, *CO_RESPONSE_STATIONS])
         }
 
     def _step(self) -> None:
@@ -280,13 +329,14 @@ class Replay:
         )
 
     def _dispatch_waiting(self) -> None:
-        """Calls no human assigned within ``auto_dispatch_after`` sim seconds."""
+        """Calls no human assigned within ``auto_dispatch_after`` sim seconds get the
+        recommended unit of their route's kind, through the same services (and route
+        guard) as a dispatcher: a team by assignment, a co-response clinician paired with
+        a police unit. The demo never overrides the guard."""
         if self.auto_dispatch_after < 0:
             return
         wait = dt.timedelta(seconds=self.auto_dispatch_after / self.speed)
         program = current_program()
-        if program.team_unit is None:
-            return
         for call in Call.objects.filter(
             state=Call.State.OPEN,
             route__in=sorted(program.field_routes()),
@@ -294,16 +344,26 @@ class Replay:
             received_at__lte=timezone.now() - wait,
             source="demo",
         )[:5]:
-            rec = recommendation_for(call=call, program=program, unit_key=program.team_unit)
+            unit = program.field_unit_for_route(call.route)
+            if unit is None:
+                continue
+            rec = recommendation_for(call=call, program=program, unit_key=unit)
             if rec is None or rec.best is None:
                 continue
+            team = Team.objects.get(pk=int(rec.best.unit_id))
             with contextlib.suppress(Conflict):
-                teams.assign_team(
-                    call=call,
-                    team=Team.objects.get(pk=int(rec.best.unit_id)),
-                    actor=DEMO_DISPATCH,
-                    program=program,
-                )
+                if program.units[unit].kind == "co_response":
+                    self.paired += 1
+                    teams.pair_co_response(
+                        call=call,
+                        team=team,
+                        police_call_sign=POLICE_UNITS[self.paired % len(POLICE_UNITS)],
+                        agency=POLICE_AGENCY,
+                        actor=DEMO_DISPATCH,
+                        program=program,
+                    )
+                else:
+                    teams.assign_team(call=call, team=team, actor=DEMO_DISPATCH, program=program)
 
     def _move_teams(self, dt_sim: float) -> None:
         now = timezone.now()

@@ -3,6 +3,9 @@
 * :data:`TRANSITIONS` is the one table of allowed unit status changes; the Django
   service that writes statuses must check :func:`check_transition` and nothing else
   may write a status.
+* :func:`route_refusal` is the dispatch guard: a unit goes only to calls whose current
+  route the program's run card gives to its kind of unit; anything else needs a
+  dispatcher's written override (the Django service records it).
 * :func:`recommend` ranks units that can take a call by estimated travel time and
   explains every unit it could not use (a *shortfall*). The planning simulator calls
   the very same function with simulated unit snapshots.
@@ -18,6 +21,7 @@ from enum import StrEnum
 import numpy as np
 
 from heart.domain.geo import TravelModel, valid_lon_lat
+from heart.domain.program import Program
 
 
 class UnitState(StrEnum):
@@ -62,6 +66,65 @@ def check_transition(current: str, new: str) -> UnitState:
             f"status: a unit that is {cur.value} cannot become {nxt.value} (allowed: {allowed})"
         )
     return nxt
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRefusal:
+    """Why a unit may not be sent to a call on a route: stable ``code`` + sentence."""
+
+    code: str  # route_served_by_other_unit | route_not_served | unit_not_in_program | ...
+    text: str
+
+
+def _route_words(program: Program, route: str) -> str:
+    if route == program.fallback_route and not program.units_for_route(route):
+        return f"route {route} (the standard response, outside this program)"
+    return f"route {route}"
+
+
+def route_refusal(program: Program, *, unit_key: str, route: str) -> RouteRefusal | None:
+    """None when the run card gives calls on ``route`` to units of ``unit_key``;
+    otherwise the refusal naming the route and who does serve it."""
+    if program.serves(unit_key, route):
+        return None
+    unit = program.units.get(unit_key)
+    if unit is None:
+        return RouteRefusal(
+            "unit_not_in_program",
+            f"its unit {unit_key!r} is not a unit of {program.name} (units: {sorted(program.units)})",
+        )
+    serving = [program.units[k].label for k in program.units_for_route(route)]
+    if serving:
+        return RouteRefusal(
+            "route_served_by_other_unit",
+            f"{_route_words(program, route)} is served by the {' or '.join(serving)}, "
+            f"not the {unit.label}",
+        )
+    return RouteRefusal(
+        "route_not_served",
+        f"{_route_words(program, route)} is not served by any unit of this program, "
+        f"so not by the {unit.label}",
+    )
+
+
+def field_unit_refusal(program: Program, route: str) -> RouteRefusal | None:
+    """Why no field unit is recommended for a route (None when one serves it)."""
+    if program.field_unit_for_route(route) is not None:
+        return None
+    serving = [program.units[k] for k in program.units_for_route(route)]
+    if serving:
+        labels = " or ".join(u.label for u in serving)
+        how = " by phone" if all(u.kind == "phone" for u in serving) else ""
+        return RouteRefusal(
+            "route_served_by_phone" if how else "route_not_in_field",
+            f"{_route_words(program, route)} is handled by the {labels}{how}; "
+            "no field unit is sent",
+        )
+    return RouteRefusal(
+        "route_not_served",
+        f"{_route_words(program, route)} is not served by any unit of this program; "
+        "no field unit is sent",
+    )
 
 
 @dataclass(frozen=True, slots=True)

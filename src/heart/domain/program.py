@@ -9,7 +9,7 @@ validating program TOML files is :mod:`heart.domain.program_file`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,19 @@ class RunCardStep:
 
 
 @dataclass(frozen=True, slots=True)
+class Training:
+    """A training the program requires of responders of some disciplines ([training.<key>]).
+
+    A completion is current for ``renew_every_months`` (the record's own expiry, when
+    earlier, wins): see :mod:`heart.domain.staffing`."""
+
+    key: str
+    label: str
+    renew_every_months: int
+    disciplines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Exclusions:
     weapon_flag_label: str
     violence_flag_label: str
@@ -96,6 +109,8 @@ class Program:
     fallback_route: str
     holidays: HolidayCalendar
     sources: tuple[str, ...]
+    # [training.<key>]: what a responder of each discipline must have current to staff a shift
+    trainings: dict[str, Training] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -144,3 +159,36 @@ class Program:
     def field_routes(self) -> frozenset[str]:
         """Routes that send someone into the field (a team or a co-responding pair)."""
         return self.routes_served_by("team", "co_response")
+
+    def units_for_route(self, route: str) -> tuple[str, ...]:
+        """Every run-card unit that serves a route, in run-card order (none for the
+        fallback route)."""
+        out: list[str] = []
+        for step in self.run_card:
+            if step.route == route and step.unit not in out:
+                out.append(step.unit)
+        return tuple(out)
+
+    def serves(self, unit_key: str, route: str) -> bool:
+        """Whether a unit of this key may be sent to a call on this route (the dispatch
+        guard: heart.domain.dispatch.route_refusal says why not)."""
+        return unit_key in self.units_for_route(route)
+
+    def field_unit_for_route(self, route: str) -> str | None:
+        """The unit key when the route sends someone into the field (a team or a
+        co-responding clinician); None for phone routes and the fallback."""
+        unit = self.unit_for_route(route)
+        if unit is None or self.units[unit].kind not in ("team", "co_response"):
+            return None
+        return unit
+
+    # -- staffing ---------------------------------------------------------------------
+
+    @property
+    def disciplines(self) -> frozenset[str]:
+        """Every discipline some unit of the program staffs."""
+        return frozenset(d for u in self.units.values() for d in u.disciplines)
+
+    def trainings_for(self, discipline: str) -> tuple[Training, ...]:
+        """The trainings a responder in this discipline must have current."""
+        return tuple(t for t in self.trainings.values() if discipline in t.disciplines)

@@ -28,6 +28,7 @@ from heart.domain.program import (
     Program,
     ProgramError,
     RunCardStep,
+    Training,
     Unit,
     normalise_nature,
 )
@@ -189,6 +190,7 @@ class _Loader:
                 "units",
                 "run_card",
                 "fallback",
+                "training",
             },
             "",
         )
@@ -220,6 +222,7 @@ class _Loader:
         if fallback_route not in ROUTES:
             raise self.fail("fallback.route", f"must be one of {ROUTES}")
         sources = tuple(self.strings(meta, "sources", "program.", default=[]))
+        trainings = self.trainings(self.table(d, "training", "", required=False), units)
         return Program(
             name=name,
             title=title,
@@ -236,7 +239,41 @@ class _Loader:
             fallback_route=fallback_route,
             holidays=holidays,
             sources=sources,
+            trainings=trainings,
         )
+
+    # -- [training.<key>]: what responders must have current to staff a shift ------------
+    def trainings(self, t: dict, units: dict[str, Unit]) -> dict[str, Training]:
+        known = sorted({d for u in units.values() for d in u.disciplines})
+        out = {}
+        for key, body in t.items():
+            where = f"training.{key}."
+            if not (key.replace("_", "").isalnum() and key.isascii() and len(key) <= 40):
+                raise self.fail(
+                    f"training.{key}", "a key is letters, digits and _ (at most 40 characters)"
+                )
+            if not isinstance(body, dict):
+                raise self.fail(f"training.{key}", "must be a table")
+            self.check_unknown(body, {"label", "renew_every_months", "disciplines"}, where)
+            months = self.value(body, "renew_every_months", where, int)
+            if not 1 <= months <= 120:
+                raise self.fail(f"{where}renew_every_months", "must be between 1 and 120")
+            disciplines = self.strings(body, "disciplines", where)
+            if not disciplines:
+                raise self.fail(f"{where}disciplines", "at least one discipline is required")
+            for i, d in enumerate(disciplines):
+                if d not in known:
+                    raise self.fail(
+                        f"{where}disciplines[{i}]",
+                        f"unknown discipline {d!r} (the units staff {known})",
+                    )
+            out[key] = Training(
+                key=key,
+                label=self.value(body, "label", where, str, default=key.replace("_", " ")),
+                renew_every_months=months,
+                disciplines=tuple(dict.fromkeys(disciplines)),
+            )
+        return out
 
     def holidays(self, t: dict, *, check_calendar: bool) -> HolidayCalendar:
         self.check_unknown(t, {"country", "subdivision", "extra_dates"}, "holidays.")

@@ -5,7 +5,9 @@
   that name, stores it with a pending :class:`~heart.events.models.Delivery` for each
   subscriber. An event nobody subscribes to (a call received from the CAD, which only
   the screens show) is not stored: intake runs hundreds of times a second and an
-  unread row would cost every call.
+  unread row would cost every call. A name registered with :func:`keep` is stored
+  all the same (with no delivery): a record someone counts later, e.g. the public
+  report's dispatch overrides per month.
 * After the commit the emitting process runs the subscribers at once
   (:func:`deliver`); each delivery runs in its own transaction with the delivery row
   locked, so the subscriber's writes and "done" commit together and a second process
@@ -50,11 +52,24 @@ class Subscription:
 
 
 _subscriptions: dict[str, Subscription] = {}
+# event names stored even when nobody subscribes (name -> why, for the docs and admin)
+_kept: dict[str, str] = {}
 
 
 def subscribe(*, key: str, names: Iterable[str], handler: Handler) -> None:
     """Run ``handler(event, actor)`` after every committed event of these names."""
     _subscriptions[key] = Subscription(key, frozenset(names), handler)
+
+
+def keep(*, names: Iterable[str], why: str) -> None:
+    """Store every event of these names even without a subscriber (an app's ``ready()``):
+    for records counted from the stream later. Stored, never delivered."""
+    for name in names:
+        _kept[name] = why
+
+
+def kept_names() -> dict[str, str]:
+    return dict(_kept)
 
 
 def _subscribers_of(name: str) -> list[Subscription]:
@@ -74,7 +89,7 @@ def emit(
     the event after the commit, never on a rollback. The stored event, or None when
     nobody subscribes to the name."""
     subscribers = _subscribers_of(name)
-    if not subscribers:
+    if not subscribers and name not in _kept:
         if broadcast:
             publish_on_commit(name, payload)
         return None
@@ -87,9 +102,12 @@ def emit(
             actor_label=actor.label,
             payload=payload,
         )
-        Delivery.objects.bulk_create([Delivery(event=event, subscriber=s.key) for s in subscribers])
-        event_id = event.pk
-        transaction.on_commit(lambda: deliver(event_ids=[event_id]), robust=True)
+        if subscribers:
+            Delivery.objects.bulk_create(
+                [Delivery(event=event, subscriber=s.key) for s in subscribers]
+            )
+            event_id = event.pk
+            transaction.on_commit(lambda: deliver(event_ids=[event_id]), robust=True)
         if broadcast:
             publish_on_commit(name, payload)
     return event

@@ -25,7 +25,7 @@ from heart.calls.services import (
     timeline_fields,
 )
 from heart.calls.validation import text_problem, time_problem
-from heart.domain.dispatch import Recommendation
+from heart.domain.dispatch import Recommendation, route_refusal
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, decide
 from heart.errors import Conflict, Invalid
@@ -51,9 +51,10 @@ def recommend_or_fall_back(
     now: dt.datetime | None = None,
     timeline: list[TimelineEvent] | None = None,
 ) -> Recommendation | None:
-    """For a call routed to field teams: record the recommendation, or fall back.
+    """For a call routed to a field unit (a team, or a co-response clinician): record
+    the recommendation (units of that kind only: the dispatch guard's rule), or fall back.
 
-    When no team can go, the run card is walked again with that unit unavailable
+    When no unit can go, the run card is walked again with that unit unavailable
     (``decide(..., unavailable={unit: why})``), e.g. crt -> ccd -> standard; the new
     route and the shortfall reason go on the timeline. Caller holds the transaction.
     With ``timeline`` the events are appended to that list (the caller bulk-inserts).
@@ -69,7 +70,7 @@ def recommend_or_fall_back(
     unavailable: dict[str, str] = {}
     rec: Recommendation | None = None
     for _ in range(len(program.run_card) + 1):
-        unit = program.team_unit_for_route(call.route)
+        unit = program.field_unit_for_route(call.route)
         if unit is None:
             return rec
         rec = recommendation_for(
@@ -161,6 +162,7 @@ def receive_call(
                     actor=actor,
                     now=now,
                     timeline=timeline,
+                    program=program,
                 )
         elif stored.state == Call.State.OPEN:
             rec = recommend_or_fall_back(
@@ -224,12 +226,23 @@ def _arrival_lines(
     ]
 
 
-def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, timeline) -> None:
+def _warn_rerouted(
+    *, call: Call, team, previous_route: str, actor: Actor, now, timeline, program: Program
+) -> None:
     """A CAD update changed the route of a call a team is already on (e.g. a weapon is
     now reported): the team may be driving into a call it should not take. Say so on the
-    timeline and raise an alarm on the board and on the team's phone; the dispatcher
-    decides what the team does."""
+    timeline and raise an alarm on the board and on the team's phone. When the team's
+    unit does not serve the new route the dispatch guard's rule applies to keeping it
+    there: the dispatcher releases or reassigns it, or records an override reason
+    (heart.teams.services.release_team / keep_team_on_call)."""
     reasons = "; ".join(r["text"] for r in call.reasons)
+    refusal = route_refusal(program, unit_key=team.unit_key, route=call.route)
+    decide_words = (
+        f" -- {team.name} does not serve {call.route}: release it, or keep it with an override "
+        "reason."
+        if refusal
+        else ""
+    )
     timeline.append(
         TimelineEvent(
             **timeline_fields(
@@ -239,9 +252,15 @@ def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, 
                 team=team,
                 text=(
                     f"Re-triaged from {previous_route} to {call.route} while {team.name} is "
-                    f"assigned: {reasons}"
+                    f"assigned: {reasons}{decide_words}"
                 ),
-                data={"from": previous_route, "to": call.route, "team_id": team.pk},
+                data={
+                    "from": previous_route,
+                    "to": call.route,
+                    "team_id": team.pk,
+                    "needs_decision": refusal is not None,
+                    "refusal": refusal.code if refusal else None,
+                },
                 at=now,
             )
         )
@@ -255,6 +274,7 @@ def _warn_rerouted(*, call: Call, team, previous_route: str, actor: Actor, now, 
             "from": previous_route,
             "to": call.route,
             "reasons": [r["code"] for r in call.reasons],
+            "needs_decision": refusal is not None,
             "at": now.isoformat(),
         },
         actor=actor,

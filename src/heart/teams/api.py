@@ -1,4 +1,5 @@
-"""Dispatch, teams in the field, AVL and co-response endpoints (mounted under /api)."""
+"""Dispatch (with its route guard and overrides), teams in the field, co-response,
+shifts and training records, AVL (mounted under /api)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pydantic import AwareDatetime, Field
 from heart.accounts.auth import can, require
 from heart.apikit import ERRORS, ErrorOut, object_or_404
 from heart.calls.models import Call
+from heart.domain.dispatch import field_unit_refusal
 from heart.errors import Forbidden, Invalid
 from heart.program_in_force import current_program
 from heart.teams import selectors
-from heart.teams.models import Team
+from heart.teams.models import RouteOverride, Shift, Team
 from heart.teams.services import (
     DispositionInput,
     Fix,
@@ -23,8 +25,12 @@ from heart.teams.services import (
     change_status,
     clear_call,
     create_team,
+    end_shift,
+    keep_team_on_call,
     pair_co_response,
     record_positions,
+    record_training,
+    release_team,
     request_backup,
     start_shift,
 )
@@ -72,14 +78,38 @@ class ShortfallOut(Schema):
 class RecommendationOut(Schema):
     call_id: int
     route: str
-    unit: str | None
+    unit: str | None = Field(
+        description="the run-card unit serving the route (None: no field unit)"
+    )
+    unit_kind: str | None = Field(None, description="team | co_response (pair with police)")
     picks: list[PickOut]
     shortfalls: list[ShortfallOut]
     why_none: str
+    code: str = Field("", description="why no field unit serves the route, as a stable code")
 
 
 class AssignIn(Schema):
     team_id: int
+    override_reason: str | None = Field(
+        None,
+        max_length=1000,
+        description="Only to send a unit to a call whose route its kind of unit does not "
+        "serve (dispatchers and supervisors): why, in words (10-500 characters)",
+    )
+
+
+class OverrideOut(Schema):
+    id: int
+    call_id: int
+    team_id: int
+    team: str
+    action: str = Field(description="assign (sent anyway) | keep (kept on a re-triaged call)")
+    route: str = Field(description="the call's route when the override was given")
+    refusal_code: str
+    refusal_text: str
+    reason: str
+    by: str
+    at: dt.datetime
 
 
 class AssignmentOut(Schema):
@@ -87,12 +117,31 @@ class AssignmentOut(Schema):
     team_id: int
     status: str
     assigned_at: dt.datetime
+    override: OverrideOut | None = None
+
+
+class KeepIn(Schema):
+    override_reason: str = Field(
+        max_length=1000, description="why the team stays (10-500 characters)"
+    )
+
+
+class ReleaseIn(Schema):
+    note: str = Field("", max_length=300)
+
+
+class OverrideMonthOut(Schema):
+    month: str
+    overrides: int
+    by_route: dict[str, int]
 
 
 class TeamOut(Schema):
     id: int
     name: str
     unit_key: str
+    kind: str = Field("", description="the unit's kind in the program: team | co_response")
+    paired_with: str | None = Field(None, description="co-response: the police unit on the call")
     status: str
     on_shift: bool
     disciplines: list[str]
@@ -173,7 +222,9 @@ class MeOut(Schema):
 
 class TeamIn(Schema):
     name: str = Field(min_length=1, max_length=60)
-    unit_key: str = Field("crt", max_length=40)
+    unit_key: str | None = Field(
+        None, max_length=40, description="a unit of the program (default: its field team)"
+    )
 
 
 class MemberIn(Schema):
@@ -195,18 +246,105 @@ class ShiftOut(Schema):
 
 
 class CoResponseIn(Schema):
-    clinician_username: str
+    clinician_username: str | None = Field(
+        None, max_length=150, description="a clinician on shift now (or give team_id)"
+    )
+    team_id: int | None = Field(None, description="the co-response unit (or give the clinician)")
     police_call_sign: str = Field(min_length=1, max_length=40)
     agency: str = Field("police", max_length=100)
+    override_reason: str | None = Field(None, max_length=1000)
 
 
 class CoResponseOut(Schema):
+    id: int
     call_id: int
+    team_id: int
     clinician_id: int
+    clinician: str
     police_unit: str
+    agency: str
+    status: str = Field(description="paired | en_route | on_scene | clearing | clear (the unit's)")
+    override: OverrideOut | None = None
+
+
+class MemberOut(Schema):
+    username: str
+    discipline: str
+
+
+class ShiftDetailOut(Schema):
+    id: int
+    team_id: int
+    team: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    members: list[MemberOut]
+
+
+class TrainingRequirementOut(Schema):
+    key: str
+    label: str
+    renew_every_months: int
+    disciplines: list[str]
+
+
+class TrainingStandingOut(Schema):
+    training: str
+    state: str = Field(description="current | expiring | expired | missing")
+    completed_on: dt.date | None
+    until: dt.date | None = Field(description="the first day it no longer counts")
+
+
+class ResponderTrainingOut(Schema):
+    username: str
+    discipline: str
+    ready: bool
+    trainings: list[TrainingStandingOut]
+
+
+class TrainingOverviewOut(Schema):
+    program: str
+    on: dt.date
+    requirements: list[TrainingRequirementOut]
+    responders: list[ResponderTrainingOut]
+
+
+class TrainingRecordIn(Schema):
+    username: str = Field(max_length=150)
+    training: str = Field(max_length=40)
+    completed_on: dt.date
+    expires_on: dt.date | None = None
+    note: str = Field("", max_length=200)
+
+
+class TrainingRecordOut(Schema):
+    id: int
+    username: str
+    training: str
+    completed_on: dt.date
+    expires_on: dt.date | None
+    note: str
 
 
 # ------------------------------------------------------------------ dispatch
+
+
+def _override_out(o: RouteOverride | None) -> dict | None:
+    if o is None:
+        return None
+    return {
+        "id": o.pk,
+        "call_id": o.call_id,
+        "team_id": o.team_id,
+        "team": o.team.name,
+        "action": o.action,
+        "route": o.route,
+        "refusal_code": o.refusal_code,
+        "refusal_text": o.refusal_text,
+        "reason": o.reason,
+        "by": o.by_label,
+        "at": o.at,
+    }
 
 
 @router.get(
@@ -215,66 +353,150 @@ class CoResponseOut(Schema):
     tags=["dispatch"],
 )
 def recommendation(request, call_id: int):
-    """Available, staffed, on-shift teams ranked by ETA, and why others cannot go."""
+    """Available, staffed, on-shift units ranked by ETA, and why others cannot go. Only
+    units of the kind the call's current route is for are listed; on a route no field
+    unit serves, none (``why_none`` and ``code`` say why)."""
     require(request, "dispatch")
     call = _call_or_404(call_id)
     program = current_program()
-    # the team unit serving the call's route; on other routes the dispatcher may still
-    # look at the program's field team (whether it may go is the dispatcher's call)
-    unit = program.team_unit_for_route(call.route) or program.team_unit
+    unit = program.field_unit_for_route(call.route)
     rec = selectors.recommendation_for(call=call, program=program, unit_key=unit) if unit else None
     if rec is None:
+        refusal = field_unit_refusal(program, call.route)
         return {
             "call_id": call.pk,
             "route": call.route,
             "unit": None,
+            "unit_kind": None,
             "picks": [],
             "shortfalls": [],
-            "why_none": "no field teams serve this route",
+            "why_none": refusal.text if refusal else "no field unit serves this route",
+            "code": refusal.code if refusal else "route_not_served",
         }
     names = dict(Team.objects.values_list("id", "name"))
     body = rec.as_dict()
     for pick in body["picks"]:
         pick["team"] = names.get(pick["team_id"], "")
-    return {"call_id": call.pk, "route": call.route, "unit": unit, **body}
+    return {
+        "call_id": call.pk,
+        "route": call.route,
+        "unit": unit,
+        "unit_kind": program.units[unit].kind,
+        **body,
+    }
 
 
 @router.post("/calls/{call_id}/assign", response={200: AssignmentOut, **ERRORS}, tags=["dispatch"])
 def assign(request, call_id: int, payload: AssignIn):
-    """Assign a team; a second dispatcher assigning the same call or team gets 409."""
+    """Assign a team. A team whose unit does not serve the call's current route is
+    refused (409, ``code`` names why) unless ``override_reason`` is given by a dispatcher
+    or supervisor; a second dispatcher assigning the same call or team gets 409."""
     actor = require(request, "dispatch")
     call = _call_or_404(call_id)
     team = _team_or_404(payload.team_id)
-    a = assign_team(call=call, team=team, actor=actor, program=current_program())
+    a = assign_team(
+        call=call,
+        team=team,
+        actor=actor,
+        program=current_program(),
+        override_reason=payload.override_reason,
+    )
     return {
         "call_id": call.pk,
         "team_id": team.pk,
         "status": "dispatched",
         "assigned_at": a.assigned_at,
+        "override": _override_out(a.route_override),
     }
+
+
+@router.post("/calls/{call_id}/keep-team", response={200: OverrideOut, **ERRORS}, tags=["dispatch"])
+def keep_team(request, call_id: int, payload: KeepIn):
+    """The call was re-triaged to a route its team does not serve: keep the team there,
+    with a written reason (recorded as an override). Otherwise release it."""
+    actor = require(request, "dispatch")
+    call = _call_or_404(call_id)
+    o = keep_team_on_call(
+        call=call, actor=actor, reason=payload.override_reason, program=current_program()
+    )
+    return _override_out(o)
+
+
+@router.post("/calls/{call_id}/release", response={200: TeamStatusOut, **ERRORS}, tags=["dispatch"])
+def release(request, call_id: int, payload: ReleaseIn):
+    """Take the assigned unit off the call (it becomes available; the call stays open)."""
+    actor = require(request, "dispatch")
+    call = _call_or_404(call_id)
+    t = release_team(call=call, actor=actor, note=payload.note)
+    return _status_out(t)
+
+
+@router.get(
+    "/calls/{call_id}/overrides",
+    response={200: list[OverrideOut], 403: ErrorOut, 404: ErrorOut},
+    tags=["dispatch"],
+)
+def call_overrides(request, call_id: int):
+    """Every override given on the call: who, when, the route then, and why."""
+    require(request, "view_calls", "dispatch")
+    call = _call_or_404(call_id)
+    return [_override_out(o) for o in selectors.overrides_for_call(call_id=call.pk)]
+
+
+@router.get(
+    "/reports/overrides", response={200: list[OverrideMonthOut], 403: ErrorOut}, tags=["reports"]
+)
+def override_report(request):
+    """Dispatch overrides per month (local time) and route: counted from the stored
+    ``dispatch.override`` events; no names, no reasons."""
+    require(request, "view_reports")
+    return selectors.override_counts(timezone_name=current_program().timezone)
+
+
+def _pair_status(p) -> str:
+    if p.ended_at is not None:
+        return "clear"
+    status = p.team.status if p.team else ""
+    return "paired" if status == "dispatched" else status
 
 
 @router.post(
     "/calls/{call_id}/co-response", response={200: CoResponseOut, **ERRORS}, tags=["dispatch"]
 )
 def co_response(request, call_id: int, payload: CoResponseIn):
-    """Pair a clinician with a police unit (an external unit record) on a co_response call."""
+    """Pair an on-duty clinician (on shift in a clinician position with a co-response
+    unit, training current) with a police unit on a co_response call. The pair then
+    moves through its unit's statuses (POST /api/teams/{team_id}/status) and clears with
+    a disposition (POST /api/teams/{team_id}/clear)."""
     actor = require(request, "dispatch")
     call = _call_or_404(call_id)
-    clinician = get_user_model().objects.filter(username=payload.clinician_username).first()
-    if clinician is None:
-        raise Invalid("clinician_username: no such person", path="clinician_username")
+    clinician = None
+    if payload.clinician_username:
+        clinician = get_user_model().objects.filter(username=payload.clinician_username).first()
+        if clinician is None:
+            raise Invalid("clinician_username: no such person", path="clinician_username")
+    team = _team_or_404(payload.team_id) if payload.team_id is not None else None
     p = pair_co_response(
         call=call,
         clinician=clinician,
+        team=team,
         police_call_sign=payload.police_call_sign,
         agency=payload.agency,
         actor=actor,
+        program=current_program(),
+        override_reason=payload.override_reason,
     )
+    p.team.refresh_from_db()
     return {
+        "id": p.pk,
         "call_id": call.pk,
-        "clinician_id": clinician.pk,
+        "team_id": p.team_id,
+        "clinician_id": p.clinician_id,
+        "clinician": p.clinician.get_username(),
         "police_unit": p.police_unit.call_sign,
+        "agency": p.police_unit.agency,
+        "status": _pair_status(p),
+        "override": _override_out(p.route_override),
     }
 
 
@@ -283,7 +505,10 @@ def co_response(request, call_id: int, payload: CoResponseIn):
 
 def _team_rows() -> list[dict]:
     current = dict(Team.objects.values_list("id", "current_call_id"))
-    return [{**row, "current_call_id": current.get(row["id"])} for row in selectors.board_teams()]
+    return [
+        {**row, "current_call_id": current.get(row["id"])}
+        for row in selectors.board_teams(program=current_program())
+    ]
 
 
 @router.get("/teams", response={200: list[TeamOut], 403: ErrorOut}, tags=["teams"])
@@ -296,14 +521,22 @@ def teams(request):
 @router.post("/teams", response={201: TeamOut, **ERRORS}, tags=["teams"])
 def new_team(request, payload: TeamIn):
     actor = require(request, "manage_teams")
-    if payload.unit_key not in current_program().units:
-        raise Invalid(f"unit_key: the program has no unit {payload.unit_key!r}", path="unit_key")
-    t = create_team(name=payload.name, unit_key=payload.unit_key, actor=actor)
+    program = current_program()
+    unit_key = payload.unit_key or program.team_unit
+    units = [k for k, u in program.units.items() if u.kind in ("team", "co_response")]
+    if unit_key not in units:
+        raise Invalid(
+            f"unit_key: the program has no field unit {unit_key!r} (its field units: {units})",
+            path="unit_key",
+        )
+    t = create_team(name=payload.name, unit_key=unit_key, actor=actor)
     return Status(201, next(r for r in _team_rows() if r["id"] == t.pk))
 
 
-@router.post("/teams/{team_id}/shifts", response={201: ShiftOut, **ERRORS}, tags=["teams"])
+@router.post("/teams/{team_id}/shifts", response={201: ShiftOut, **ERRORS}, tags=["staffing"])
 def new_shift(request, team_id: int, payload: ShiftIn):
+    """A shift: each member a responder of the position's discipline with the program's
+    required training current through the shift, on no other shift at the same time."""
     actor = require(request, "manage_teams")
     team = _team_or_404(team_id)
     users = get_user_model().objects.in_bulk(
@@ -320,9 +553,112 @@ def new_shift(request, team_id: int, payload: ShiftIn):
         starts_at=payload.starts_at,
         ends_at=payload.ends_at,
         actor=actor,
+        program=current_program(),
     )
     return Status(
         201, {"id": s.pk, "team_id": team.pk, "starts_at": s.starts_at, "ends_at": s.ends_at}
+    )
+
+
+def _shift_out(s: Shift) -> dict:
+    return {
+        "id": s.pk,
+        "team_id": s.team_id,
+        "team": s.team.name,
+        "starts_at": s.starts_at,
+        "ends_at": s.ends_at,
+        "members": [
+            {"username": m.user.get_username(), "discipline": m.discipline} for m in s.members.all()
+        ],
+    }
+
+
+@router.get("/shifts", response={200: list[ShiftDetailOut], 403: ErrorOut}, tags=["staffing"])
+def shifts(request, days: int = 7):
+    """Shifts in force now or starting within ``days`` (1-31), with their members."""
+    require(request, "manage_teams")
+    days = max(1, min(days, 31))
+    return [_shift_out(s) for s in selectors.shifts_around(now=timezone.now(), days=days)]
+
+
+@router.post(
+    "/shifts/{shift_id}/end", response={200: ShiftDetailOut, 204: None, **ERRORS}, tags=["staffing"]
+)
+def finish_shift(request, shift_id: int):
+    """End a shift now (204: a shift not yet started is cancelled)."""
+    actor = require(request, "manage_teams")
+    shift = object_or_404(Shift, shift_id, what="shift", path="shift_id")
+    s = end_shift(shift=shift, actor=actor)
+    if s is None:
+        return Status(204, None)
+    return _shift_out(s)
+
+
+@router.get("/training", response={200: TrainingOverviewOut, 403: ErrorOut}, tags=["staffing"])
+def training(request):
+    """The program's required trainings and every responder's standing in them today."""
+    require(request, "manage_teams")
+    program = current_program()
+    today = timezone.now().astimezone(program.zone).date()
+    return {
+        "program": program.name,
+        "on": today,
+        "requirements": [
+            {
+                "key": t.key,
+                "label": t.label,
+                "renew_every_months": t.renew_every_months,
+                "disciplines": list(t.disciplines),
+            }
+            for t in program.trainings.values()
+        ],
+        "responders": [
+            {
+                "username": row["user"].get_username(),
+                "discipline": row["discipline"],
+                "ready": row["ready"],
+                "trainings": [
+                    {
+                        "training": st.training.key,
+                        "state": st.state,
+                        "completed_on": st.completed_on,
+                        "until": st.until,
+                    }
+                    for st in row["statuses"]
+                ],
+            }
+            for row in selectors.responders_with_training(program=program, on=today)
+        ],
+    }
+
+
+@router.post("/training/records", response={201: TrainingRecordOut, **ERRORS}, tags=["staffing"])
+def new_training_record(request, payload: TrainingRecordIn):
+    """Record a person's completion of a required training (with the certificate's own
+    expiry, if it has one)."""
+    actor = require(request, "manage_teams")
+    user = get_user_model().objects.filter(username=payload.username).first()
+    if user is None:
+        raise Invalid("username: no such person", path="username")
+    r = record_training(
+        user=user,
+        training=payload.training,
+        completed_on=payload.completed_on,
+        expires_on=payload.expires_on,
+        note=payload.note,
+        actor=actor,
+        program=current_program(),
+    )
+    return Status(
+        201,
+        {
+            "id": r.pk,
+            "username": user.get_username(),
+            "training": r.training,
+            "completed_on": r.completed_on,
+            "expires_on": r.expires_on,
+            "note": r.note,
+        },
     )
 
 

@@ -192,15 +192,97 @@ class ExternalUnit(models.Model):
 
 
 class CoResponse(models.Model):
-    """A co_response call: a clinician paired with a police unit."""
+    """A co_response call served by a clinician on shift with a co-response unit, paired
+    with a police unit of another agency.
 
-    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="co_response")
+    The pair's statuses are its unit's (``team``) through the one transition table:
+    dispatched = paired, en route, on scene, clearing; the pair is *clear* once the
+    unit leaves the call (``ended_at``). Disposition and closing are the team's own
+    (heart.teams.services.clear_call), so care opens the encounter and follow-up.
+    """
+
+    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="co_responses")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="co_responses"
+    )
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="co_response"
+    )
     clinician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     police_unit = models.ForeignKey(ExternalUnit, on_delete=models.PROTECT, related_name="+")
     paired_at = models.DateTimeField()
     paired_by_label = models.CharField(max_length=150)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call"], condition=Q(ended_at__isnull=True), name="one_active_pair_per_call"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"call {self.call_id}: clinician {self.clinician_id} + {self.police_unit_id}"
+
+
+class RouteOverride(models.Model):
+    """A dispatcher's written decision to send (or keep) a unit on a call whose route its
+    kind of unit does not serve. Append-only; counted per month in public reports (from
+    the stored ``dispatch.override`` events)."""
+
+    class Action(models.TextChoices):
+        ASSIGN = "assign", "Sent anyway"
+        KEEP = "keep", "Kept on a re-triaged call"
+
+    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="route_overrides")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="overrides"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    route = models.CharField(max_length=20)  # the call's route when the override was given
+    unit_key = models.CharField(max_length=40)
+    refusal_code = models.CharField(max_length=40)  # what the guard said (domain.dispatch)
+    refusal_text = models.CharField(max_length=300)
+    reason = models.CharField(max_length=500)  # the dispatcher's own words
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by_label = models.CharField(max_length=150)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"override {self.action} team {self.team_id} -> call {self.call_id} ({self.route})"
+
+
+class TrainingRecord(models.Model):
+    """One completion of a program training (``[training.<key>]``) by one person."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_records"
+    )
+    training = models.CharField(max_length=40)
+    completed_on = models.DateField()
+    # the certificate's own expiry (not current from this day), when it has one
+    expires_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)  # provider, certificate number
+    recorded_at = models.DateTimeField()
+    recorded_by_label = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["user_id", "training", "-completed_on"]
+        indexes = [models.Index(fields=["user", "training"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gt=models.F("completed_on")),
+                name="training_expires_after_completion",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.training} {self.completed_on}"

@@ -1,4 +1,5 @@
-"""Reads for teams: staffing on shift, unit snapshots, the recommendation."""
+"""Reads for teams: staffing on shift, unit snapshots, the recommendation, who may take
+a position (discipline, training, double-booking), overrides."""
 
 from __future__ import annotations
 
@@ -13,11 +14,27 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from heart.accounts.models import Discipline, Profile
+from heart.accounts.roles import RESPONDER
 from heart.calls.models import Call
-from heart.domain.dispatch import Recommendation, UnitSnapshot, UnitState, recommend
+from heart.domain.dispatch import (
+    Recommendation,
+    UnitSnapshot,
+    UnitState,
+    field_unit_refusal,
+    recommend,
+)
 from heart.domain.geo import TravelModel, valid_lon_lat
 from heart.domain.program import Program
-from heart.teams.models import Shift, ShiftMember, Team
+from heart.domain.staffing import (
+    TrainingRecord as TrainingFact,
+)
+from heart.domain.staffing import (
+    training_gaps,
+    training_statuses,
+)
+from heart.events.models import Event
+from heart.teams.models import CoResponse, RouteOverride, Shift, ShiftMember, Team, TrainingRecord
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +232,11 @@ def recommendation_for(
     unit_key: str | None = None,
     max_age: float = 0.0,
 ) -> Recommendation | None:
-    """Ranked teams for a call whose route is served by field teams; None otherwise."""
+    """Ranked units for a call whose route sends a field unit (a team or a co-response
+    clinician); None otherwise (:func:`heart.domain.dispatch.field_unit_refusal` says
+    why). Only units of the kind the call's route is for are ever listed."""
     now = now or timezone.now()
-    unit = unit_key or program.team_unit_for_route(call.route)
+    unit = unit_key or program.field_unit_for_route(call.route)
     if unit is None:
         return None
     units = team_snapshots(now=now, unit_key=unit, max_age=max_age)
@@ -245,17 +264,39 @@ def team_for_user(*, user, now: dt.datetime | None = None) -> Team | None:
     return m.shift.team if m else None
 
 
-def board_teams(*, now: dt.datetime | None = None) -> list[dict]:
-    """Every active team for the board: status, staffing, position (stale flagged)."""
+def active_pairs() -> dict[int, dict]:
+    """team id -> its current co-response pairing (police call sign, agency, clinician)."""
+    return {
+        team_id: {"police_unit": sign, "agency": agency, "clinician": clinician, "call_id": call}
+        for team_id, sign, agency, clinician, call in CoResponse.objects.filter(
+            ended_at__isnull=True, team__isnull=False
+        ).values_list(
+            "team_id",
+            "police_unit__call_sign",
+            "police_unit__agency",
+            "clinician__username",
+            "call_id",
+        )
+    }
+
+
+def board_teams(*, now: dt.datetime | None = None, program: Program | None = None) -> list[dict]:
+    """Every active team for the board: status, staffing, position (stale flagged), its
+    unit's kind and, for a co-response unit on a call, the police unit it is paired with."""
     now = now or timezone.now()
     limit = stale_after()
+    kinds = {k: u.kind for k, u in program.units.items()} if program is not None else {}
+    pairs = active_pairs()
     out = []
     for s in team_snapshots(now=now):
+        pair = pairs.get(int(s.id))
         out.append(
             {
                 "id": int(s.id),
                 "name": s.label,
                 "unit_key": s.kind,
+                "kind": kinds.get(s.kind, ""),
+                "paired_with": f"{pair['police_unit']} ({pair['agency']})" if pair else None,
                 "status": s.status,
                 "on_shift": s.on_shift,
                 "disciplines": sorted(s.disciplines),
@@ -266,3 +307,180 @@ def board_teams(*, now: dt.datetime | None = None) -> list[dict]:
             }
         )
     return out
+
+
+def no_field_unit_reason(*, program: Program, route: str) -> str:
+    refusal = field_unit_refusal(program, route)
+    return refusal.text if refusal else ""
+
+
+# ------------------------------------------------------------------ overrides
+
+
+def overrides_for_call(*, call_id: int) -> list[RouteOverride]:
+    return list(RouteOverride.objects.filter(call_id=call_id).select_related("team"))
+
+
+def latest_overrides(*, call_ids) -> dict[int, RouteOverride]:
+    """call id -> its latest override (the board's call cards)."""
+    out: dict[int, RouteOverride] = {}
+    for o in RouteOverride.objects.filter(call_id__in=list(call_ids)).order_by("at", "id"):
+        out[o.call_id] = o
+    return out
+
+
+def override_counts(*, timezone_name: str, since: dt.datetime | None = None) -> list[dict]:
+    """Dispatch overrides per local month, from the stored ``dispatch.override`` events
+    (the public report's figure; the payload holds ids and the route, no free text)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone_name)
+    qs = Event.objects.filter(name="dispatch.override")
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    months: dict[str, dict] = {}
+    for at, payload in qs.order_by("at").values_list("at", "payload"):
+        key = at.astimezone(zone).strftime("%Y-%m")
+        row = months.setdefault(key, {"month": key, "overrides": 0, "by_route": {}})
+        row["overrides"] += 1
+        route = (payload or {}).get("route") or "unknown"
+        row["by_route"][route] = row["by_route"].get(route, 0) + 1
+    return list(months.values())
+
+
+# ------------------------------------------------------------------ staffing
+
+
+def training_facts(*, user_ids) -> dict[int, list[TrainingFact]]:
+    """user id -> their training records as domain facts."""
+    out: dict[int, list[TrainingFact]] = {}
+    for uid, training, done, expires in TrainingRecord.objects.filter(
+        user_id__in=list(user_ids)
+    ).values_list("user_id", "training", "completed_on", "expires_on"):
+        out.setdefault(uid, []).append(TrainingFact(training, done, expires))
+    return out
+
+
+def local_days(program: Program, starts_at: dt.datetime, ends_at: dt.datetime):
+    """The first and last local calendar day a shift touches."""
+    zone = program.zone
+    last = ends_at - dt.timedelta(microseconds=1)
+    return starts_at.astimezone(zone).date(), max(last, starts_at).astimezone(zone).date()
+
+
+def _who(user) -> str:
+    return user.get_username()
+
+
+def _position(discipline: str) -> str:
+    label = Discipline(discipline).label if discipline in Discipline.values else discipline
+    return f"the {label} position"
+
+
+def person_problem(*, user, discipline: str, program: Program, first_day, last_day) -> str | None:
+    """Why this person may not take a position of this discipline over these local days
+    (their role, their discipline, their training), in one sentence; None if they may."""
+    who, position = _who(user), _position(discipline)
+    if not user.is_active:
+        return f"{who} cannot take {position}: the account is deactivated"
+    if not user.has_perm("accounts.respond"):
+        roles = ", ".join(sorted(user.groups.values_list("name", flat=True))) or "no role"
+        return f"{who} cannot take {position}: their role ({roles}) does not work in the field"
+    own = Profile.objects.filter(user=user).values_list("discipline", flat=True).first() or ""
+    if own != discipline:
+        has = f"their discipline is {Discipline(own).label}" if own else "they have no discipline"
+        return f"{who} cannot take {position}: {has}"
+    records = training_facts(user_ids=[user.pk]).get(user.pk, [])
+    gaps = training_gaps(program, discipline, records, first_day=first_day, last_day=last_day)
+    if gaps:
+        return f"{who} cannot take {position}: " + "; ".join(g.text for g in gaps)
+    return None
+
+
+def double_booking(*, user, starts_at, ends_at, zone) -> str | None:
+    """The shift this person is already on at an overlapping time, in words."""
+    other = (
+        ShiftMember.objects.filter(
+            user=user, shift__starts_at__lt=ends_at, shift__ends_at__gt=starts_at
+        )
+        .select_related("shift__team")
+        .order_by("shift__starts_at")
+        .first()
+    )
+    if other is None:
+        return None
+    s = other.shift
+    a, b = s.starts_at.astimezone(zone), s.ends_at.astimezone(zone)
+    return (
+        f"{_who(user)} is already on {s.team.name}'s shift {a:%Y-%m-%d %H:%M}-"
+        f"{b:%Y-%m-%d %H:%M} ({_position(other.discipline)[4:]}), which overlaps this one"
+    )
+
+
+def responders_with_training(*, program: Program, on: dt.date) -> list[dict]:
+    """Every active responder with their discipline and the standing of each training
+    their discipline needs (the staffing page)."""
+    from django.contrib.auth import get_user_model
+
+    users = list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=RESPONDER)
+        .select_related("heart_profile")
+        .order_by("username")
+        .distinct()
+    )
+    facts = training_facts(user_ids=[u.pk for u in users])
+    rows = []
+    for u in users:
+        profile = getattr(u, "heart_profile", None)
+        discipline = profile.discipline if profile else ""
+        statuses = training_statuses(program, discipline, facts.get(u.pk, []), on=on)
+        rows.append(
+            {
+                "user": u,
+                "discipline": discipline,
+                "statuses": statuses,
+                "ready": all(s.state in ("current", "expiring") for s in statuses),
+            }
+        )
+    return rows
+
+
+def shifts_around(*, now: dt.datetime, days: int = 7) -> list[Shift]:
+    """Shifts in force now or starting within ``days`` (with team and members)."""
+    return list(
+        Shift.objects.filter(ends_at__gt=now, starts_at__lt=now + dt.timedelta(days=days))
+        .select_related("team")
+        .prefetch_related("members__user")
+        .order_by("starts_at", "team__name")
+    )
+
+
+def on_shift_clinician(*, team: Team, now: dt.datetime):
+    """The first member in a clinician position on the team's shift in force now."""
+    m = (
+        ShiftMember.objects.filter(
+            shift__team=team,
+            shift__starts_at__lte=now,
+            shift__ends_at__gt=now,
+            discipline=Discipline.CLINICIAN,
+        )
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    return m.user if m else None
+
+
+def clinician_position(*, user, now: dt.datetime) -> ShiftMember | None:
+    """The person's clinician position on a shift in force now (with its team)."""
+    return (
+        ShiftMember.objects.filter(
+            user=user,
+            shift__starts_at__lte=now,
+            shift__ends_at__gt=now,
+            discipline=Discipline.CLINICIAN,
+        )
+        .select_related("shift__team")
+        .first()
+    )

@@ -4,6 +4,17 @@ and :func:`assign_team` (the only way into "dispatched") both go through
 
 Every status change: checks the transition table (heart.domain.dispatch), appends to
 the call's timeline with who and when, writes an audit row and emits ``team.status``.
+
+Every way of sending a unit to a call (:func:`assign_team`, :func:`pair_co_response`)
+goes through :func:`_dispatch`, which holds the dispatch guard: a unit goes only to a
+call whose current route the program's run card gives to its kind of unit
+(:func:`heart.domain.dispatch.route_refusal`), unless a dispatcher or supervisor writes
+an override reason (stored as a :class:`RouteOverride`, on the timeline, in the audit
+log and as a stored ``dispatch.override`` event). A team kept on a call re-triaged to a
+route it does not serve needs the same: :func:`keep_team_on_call` or :func:`release_team`.
+
+Shifts accept only responders of the position's discipline with the program's required
+training current (heart.domain.staffing), one shift at a time per person.
 """
 
 from __future__ import annotations
@@ -13,31 +24,55 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM, Actor
+from heart.accounts.auth import can
 from heart.accounts.models import Discipline
 from heart.accounts.services import audit
 from heart.calls.models import Call, Disposition, TimelineEvent
 from heart.calls.services import append_timeline, close_call
-from heart.domain.dispatch import BUSY, TransitionError, UnitState, check_transition
+from heart.calls.validation import text_problem
+from heart.domain.dispatch import (
+    BUSY,
+    RouteRefusal,
+    TransitionError,
+    UnitState,
+    check_transition,
+    route_refusal,
+)
 from heart.domain.geo import valid_lon_lat
 from heart.domain.program import Program
-from heart.errors import Conflict, Invalid, NotFound
+from heart.domain.staffing import training_gaps
+from heart.errors import Conflict, Forbidden, Invalid, NotFound
 from heart.events.bus import emit
 from heart.live.broadcast import publish_on_commit
+from heart.program_in_force import current_program
 from heart.teams.models import (
     Assignment,
     CoResponse,
     ExternalUnit,
     Position,
+    RouteOverride,
     Shift,
     ShiftMember,
     Team,
+    TrainingRecord,
     status_writer,
 )
-from heart.teams.selectors import invalidate_roster, invalidate_snapshots, staffing_on_shift
+from heart.teams.selectors import (
+    clinician_position,
+    double_booking,
+    invalidate_roster,
+    invalidate_snapshots,
+    local_days,
+    on_shift_clinician,
+    person_problem,
+    staffing_on_shift,
+    training_facts,
+)
 
 S = UnitState
 K = TimelineEvent.Kind
@@ -58,7 +93,10 @@ def _timeline_kind(old: UnitState, new: UnitState) -> str:
     return _KIND_FOR_STATUS[new]
 
 
-def create_team(*, name: str, actor: Actor = SYSTEM, unit_key: str = "crt") -> Team:
+def create_team(*, name: str, actor: Actor = SYSTEM, unit_key: str | None = None) -> Team:
+    """A field unit of the program: a team, or a co-response unit (default: the
+    program's field team)."""
+    unit_key = unit_key or current_program().team_unit or ""
     name = name.strip()
     if not name:
         raise Invalid("name: must not be empty", path="name")
@@ -70,6 +108,9 @@ def create_team(*, name: str, actor: Actor = SYSTEM, unit_key: str = "crt") -> T
     return team
 
 
+MAX_SHIFT = dt.timedelta(hours=24)
+
+
 def start_shift(
     *,
     team: Team,
@@ -77,18 +118,74 @@ def start_shift(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     actor: Actor = SYSTEM,
+    program: Program | None = None,
 ) -> Shift:
-    """A shift with its members as (user, discipline) pairs."""
+    """A shift with its members as (user, discipline) pairs: each a responder of that
+    discipline with the program's required training current through the shift, and on
+    no other shift at an overlapping time (checked with the people's rows locked, so
+    two supervisors booking one person at once: one wins, the other gets Conflict).
+
+    Errors name the member (``members[i]``), the person, the position and what is
+    missing or expired; every problem is listed, the first one's field is the path.
+    """
+    program = program or current_program()
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise Invalid("starts_at: a time zone is required", path="starts_at")
     if ends_at <= starts_at:
         raise Invalid("ends_at: must be after starts_at", path="ends_at")
+    if ends_at - starts_at > MAX_SHIFT:
+        raise Invalid("ends_at: a shift lasts at most 24 hours", path="ends_at")
     members = list(members)
-    for i, (_, discipline) in enumerate(members):
+    if not members:
+        raise Invalid("members: a shift needs at least one person", path="members")
+    unit = program.units.get(team.unit_key)
+    positions = tuple(unit.disciplines) if unit else tuple(Discipline.values)
+    problems: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    for i, (user, discipline) in enumerate(members):
         if discipline not in Discipline.values:
-            raise Invalid(
-                f"members[{i}].discipline: unknown {discipline!r} (one of {Discipline.values})",
-                path=f"members[{i}].discipline",
+            problems.append(
+                (
+                    f"members[{i}].discipline",
+                    f"unknown {discipline!r} (one of {Discipline.values})",
+                )
             )
+        elif discipline not in positions:
+            problems.append(
+                (
+                    f"members[{i}].discipline",
+                    f"{team.name} ({unit.label if unit else team.unit_key}) has no "
+                    f"{discipline} position (its positions: {', '.join(positions)})",
+                )
+            )
+        if user.pk in seen:
+            problems.append((f"members[{i}].username", f"{user.get_username()} is listed twice"))
+        seen.add(user.pk)
+    _raise_all(problems, Invalid)
+    first_day, last_day = local_days(program, starts_at, ends_at)
+    for i, (user, discipline) in enumerate(members):
+        problem = person_problem(
+            user=user,
+            discipline=discipline,
+            program=program,
+            first_day=first_day,
+            last_day=last_day,
+        )
+        if problem:
+            problems.append((f"members[{i}].username", problem))
+    _raise_all(problems, Invalid)
     with transaction.atomic():
+        # one person, one shift at a time: lock the people (in id order: no deadlock),
+        # then look for overlapping shifts; a concurrent booking waits here and sees ours
+        ids = sorted(u.pk for u, _ in members)
+        list(get_user_model().objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        for i, (user, _) in enumerate(members):
+            clash = double_booking(
+                user=user, starts_at=starts_at, ends_at=ends_at, zone=program.zone
+            )
+            if clash:
+                problems.append((f"members[{i}].username", clash))
+        _raise_all(problems, Conflict)
         shift = Shift.objects.create(team=team, starts_at=starts_at, ends_at=ends_at)
         ShiftMember.objects.bulk_create(
             [ShiftMember(shift=shift, user=u, discipline=d) for u, d in members]
@@ -100,9 +197,125 @@ def start_shift(
             actor=actor,
             action="shift.create",
             obj=shift,
-            data={"team": team.pk, "disciplines": sorted(d for _, d in members)},
+            data={
+                "team": team.pk,
+                "disciplines": sorted(d for _, d in members),
+                "members": [u.pk for u, _ in members],
+            },
         )
     return shift
+
+
+def _raise_all(problems: list[tuple[str, str]], error: type) -> None:
+    """Every problem in one message; the first one's field is the path."""
+    if problems:
+        text = "; ".join(f"{path}: {problem}" for path, problem in problems)
+        exc = error(text, path=problems[0][0])
+        exc.problems = list(problems)  # each (path, problem): pages show them by their fields
+        raise exc
+
+
+def end_shift(*, shift: Shift, actor: Actor, now: dt.datetime | None = None) -> Shift | None:
+    """End a shift now (a shift not yet started is cancelled: None). Refused while the
+    team is on a call: clear or release the call first."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        s = Shift.objects.select_for_update().select_related("team").filter(pk=shift.pk).first()
+        if s is None:
+            raise NotFound(f"shift: no shift {shift.pk}", path="shift_id")
+        if s.ends_at <= now:
+            raise Conflict(
+                f"shift: shift {s.pk} of {s.team.name} has already ended", path="shift_id"
+            )
+        team = s.team
+        if s.starts_at <= now and UnitState(team.status) in BUSY:
+            raise Conflict(
+                f"shift: {team.name} is {team.status.replace('_', ' ')} on call "
+                f"{team.current_call_id}: clear or release the call before ending the shift",
+                path="shift_id",
+            )
+        transaction.on_commit(invalidate_roster)
+        transaction.on_commit(invalidate_snapshots)
+        invalidate_roster()
+        if s.starts_at > now:
+            audit(actor=actor, action="shift.cancel", obj=s, data={"team": team.pk}, at=now)
+            s.delete()
+            return None
+        s.ends_at = now
+        s.save(update_fields=["ends_at"])
+        audit(actor=actor, action="shift.end", obj=s, data={"team": team.pk}, at=now)
+    return s
+
+
+def record_training(
+    *,
+    user,
+    training: str,
+    completed_on: dt.date,
+    actor: Actor,
+    expires_on: dt.date | None = None,
+    note: str = "",
+    program: Program | None = None,
+    now: dt.datetime | None = None,
+) -> TrainingRecord:
+    """A person's completion of one of the program's required trainings."""
+    program = program or current_program()
+    now = now or timezone.now()
+    if training not in program.trainings:
+        known = ", ".join(sorted(program.trainings)) or "none"
+        raise Invalid(
+            f"training: {program.name} requires no training {training!r} (it requires: {known})",
+            path="training",
+        )
+    today = now.astimezone(program.zone).date()
+    if completed_on > today:
+        raise Invalid("completed_on: is in the future", path="completed_on")
+    if completed_on.year < 1950:
+        raise Invalid("completed_on: is before 1950", path="completed_on")
+    if expires_on is not None and expires_on <= completed_on:
+        raise Invalid("expires_on: must be after completed_on", path="expires_on")
+    note = (note or "").strip()
+    if len(note) > 200 or text_problem(note):
+        raise Invalid("note: at most 200 characters of text", path="note")
+    with transaction.atomic():
+        record = TrainingRecord.objects.create(
+            user=user,
+            training=training,
+            completed_on=completed_on,
+            expires_on=expires_on,
+            note=note,
+            recorded_at=now,
+            recorded_by_label=actor.label,
+        )
+        audit(
+            actor=actor,
+            action="training.record",
+            obj=record,
+            data={
+                "user": user.pk,
+                "training": training,
+                "completed_on": completed_on.isoformat(),
+                "expires_on": expires_on.isoformat() if expires_on else None,
+            },
+            at=now,
+        )
+    return record
+
+
+def remove_training_record(*, record: TrainingRecord, actor: Actor) -> None:
+    """Delete a record entered by mistake (audited with what it said)."""
+    with transaction.atomic():
+        audit(
+            actor=actor,
+            action="training.remove",
+            obj=record,
+            data={
+                "user": record.user_id,
+                "training": record.training,
+                "completed_on": record.completed_on.isoformat(),
+            },
+        )
+        record.delete()
 
 
 def change_status(
@@ -130,8 +343,9 @@ def _write_status(
     call: Call | None = None,
     note: str = "",
     now: dt.datetime | None = None,
+    timeline_kind: str | None = None,
 ) -> Team:
-    """THE status write path (change_status and assign_team only)."""
+    """THE status write path (change_status, _dispatch and release_team only)."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
@@ -156,12 +370,14 @@ def _write_status(
             locked.save(update_fields=fields)
         if new in (S.AVAILABLE, S.OUT_OF_SERVICE):
             Assignment.objects.filter(team=locked, active=True).update(active=False, ended_at=now)
+            # a co-responding pair is clear once its unit leaves the call
+            CoResponse.objects.filter(team=locked, ended_at__isnull=True).update(ended_at=now)
         data = {"from": old.value, "to": new.value}
         if on_call is not None:
             text = f"{locked.name}: {old.value.replace('_', ' ')} -> {new.value.replace('_', ' ')}"
             append_timeline(
                 call=on_call,
-                kind=_timeline_kind(old, new),
+                kind=timeline_kind or _timeline_kind(old, new),
                 actor=actor,
                 text=text + (f" ({note})" if note else ""),
                 team=locked,
@@ -210,16 +426,155 @@ def _dispatchable_problem(team: Team, program: Program, now: dt.datetime) -> str
     return None
 
 
-def assign_team(
-    *, call: Call, team: Team, actor: Actor, program: Program, now: dt.datetime | None = None
-) -> Assignment:
-    """Commit an available, staffed, on-shift team to an open, unassigned call.
+OVERRIDE_REASON_MIN = 10
+OVERRIDE_REASON_MAX = 500
+
+
+def override_reason_problem(reason: str) -> str | None:
+    """Why a written override reason cannot be used (None when it can)."""
+    text = " ".join(reason.split())
+    if not text:
+        return "a written reason is required"
+    if len(text) < OVERRIDE_REASON_MIN or sum(ch.isalpha() for ch in text) < 5:
+        return f"say why in words (at least {OVERRIDE_REASON_MIN} characters)"
+    if len(text) > OVERRIDE_REASON_MAX:
+        return f"at most {OVERRIDE_REASON_MAX} characters"
+    if text_problem(text) or any(ord(ch) < 32 for ch in text):
+        return "contains control characters"
+    return None
+
+
+def _check_override(*, actor: Actor, reason: str) -> str:
+    """The cleaned reason, if this actor may override with it."""
+    if actor.user is None or not can(actor, "dispatch"):
+        raise Forbidden(
+            f"override_reason: {actor.label} may not override the dispatch guard "
+            "(a dispatcher or supervisor, signed in as themselves)",
+            path="override_reason",
+        )
+    problem = override_reason_problem(reason)
+    if problem:
+        raise Invalid(f"override_reason: {problem}", path="override_reason")
+    return " ".join(reason.split())
+
+
+def _triage_words(call: Call) -> str:
+    texts = [r.get("text", "") for r in call.reasons if r.get("text")]
+    out = " ".join(t if t.rstrip().endswith((".", "!", "?")) else t + "." for t in texts)
+    return out if len(out) <= 300 else out[:297] + "..."
+
+
+def _refusal_error(call: Call, team: Team, refusal: RouteRefusal) -> Conflict:
+    why = _triage_words(call)
+    return Conflict(
+        f"route: {team.name} may not go to call {call.pk}, routed {call.route}: "
+        f"{refusal.text}."
+        + (f" Triage: {why}" if why else "")
+        + " A dispatcher or supervisor may send it anyway with a written override reason.",
+        path="override_reason",
+        code=refusal.code,
+    )
+
+
+def _record_override(
+    *,
+    call: Call,
+    team: Team,
+    assignment: Assignment,
+    action: str,
+    refusal: RouteRefusal,
+    reason: str,
+    actor: Actor,
+    now: dt.datetime,
+) -> RouteOverride:
+    """Store the override on the call, its timeline, the audit log and the event stream
+    (``dispatch.override``: ids and the route only, never the reason's words)."""
+    o = RouteOverride.objects.create(
+        call=call,
+        team=team,
+        assignment=assignment,
+        action=action,
+        route=call.route,
+        unit_key=team.unit_key,
+        refusal_code=refusal.code,
+        refusal_text=refusal.text[:300],
+        reason=reason,
+        by=actor.user,
+        by_label=actor.label,
+        at=now,
+    )
+    verb = "sent to" if action == RouteOverride.Action.ASSIGN else "kept on"
+    append_timeline(
+        call=call,
+        kind=K.OVERRIDE,
+        actor=actor,
+        team=team,
+        text=f"Override by {actor.label}: {team.name} {verb} a {call.route} call. Reason: {reason}",
+        data={
+            "code": "route_override",
+            "override_id": o.pk,
+            "action": action,
+            "route": call.route,
+            "refusal": refusal.code,
+        },
+        at=now,
+    )
+    audit(
+        actor=actor,
+        action="dispatch.override",
+        obj=o,
+        data={
+            "call": call.pk,
+            "team": team.pk,
+            "route": call.route,
+            "action": action,
+            "refusal": refusal.code,
+            "reason": reason,
+        },
+        at=now,
+    )
+    emit(
+        "dispatch.override",
+        {"call_id": call.pk, "team_id": team.pk, "route": call.route},
+        actor=actor,
+        call_id=call.pk,
+        at=now,
+    )
+    return o
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """What one dispatch did: the assignment, and the pairing and override if any."""
+
+    assignment: Assignment
+    pairing: CoResponse | None = None
+    override: RouteOverride | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Police:
+    call_sign: str
+    agency: str
+    clinician: object
+
+
+def _dispatch(
+    *,
+    call: Call,
+    team: Team,
+    actor: Actor,
+    program: Program,
+    now: dt.datetime,
+    override_reason: str | None,
+    police: _Police | None = None,
+) -> Dispatched:
+    """THE way a unit is committed to a call (assign_team, pair_co_response).
 
     Two dispatchers at once: the call row, then the team row, are locked in that
     order; the second one sees the first one's result and gets :class:`Conflict`.
     Partial unique indexes (one active assignment per call / per team) back this up.
     """
-    now = now or timezone.now()
     try:
         with transaction.atomic():
             c = Call.objects.select_for_update().filter(pk=call.pk).first()
@@ -237,6 +592,13 @@ def assign_team(
             t = Team.objects.select_for_update().filter(pk=team.pk).first()
             if t is None:
                 raise NotFound(f"team: no team {team.pk}", path="team_id")
+            # the guard: the call's route as it is now, under the lock
+            refusal = route_refusal(program, unit_key=t.unit_key, route=c.route)
+            reason = None
+            if refusal is not None:
+                if not (override_reason or "").strip():
+                    raise _refusal_error(c, t, refusal)
+                reason = _check_override(actor=actor, reason=override_reason or "")
             if t.status != S.AVAILABLE:
                 busy = f" on call {t.current_call_id}" if t.current_call_id else ""
                 raise Conflict(
@@ -246,10 +608,73 @@ def assign_team(
             problem = _dispatchable_problem(t, program, now)
             if problem:
                 raise Conflict(f"team: {problem}", path="team_id")
+            unit = program.units.get(t.unit_key)
+            pairs = unit is not None and unit.kind == "co_response"
+            if pairs and police is None:
+                raise Conflict(
+                    f"team: {t.name} is a {unit.label}: pair its clinician with a police unit "
+                    f"(POST /api/calls/{c.pk}/co-response)",
+                    path="team_id",
+                    code="pair_with_police",
+                )
+            if police is not None and not pairs:
+                raise Conflict(
+                    f"team: {t.name} is not a co-response unit "
+                    f"({unit.label if unit else t.unit_key}); assign it instead",
+                    path="team_id",
+                )
             assignment = Assignment.objects.create(
                 call=c, team=t, assigned_at=now, assigned_by_label=actor.label
             )
-            _write_status(team=t, status=S.DISPATCHED, actor=actor, call=c, now=now)
+            pairing = None
+            note = ""
+            if police is not None:
+                ext, _ = ExternalUnit.objects.get_or_create(
+                    call_sign=police.call_sign, defaults={"agency": police.agency}
+                )
+                pairing = CoResponse.objects.create(
+                    call=c,
+                    team=t,
+                    assignment=assignment,
+                    clinician=police.clinician,
+                    police_unit=ext,
+                    paired_at=now,
+                    paired_by_label=actor.label,
+                )
+                note = f"paired with {ext}"
+                append_timeline(
+                    call=c,
+                    kind=K.CO_RESPONSE,
+                    actor=actor,
+                    team=t,
+                    text=f"Clinician {police.clinician.get_username()} ({t.name}) paired with {ext}",
+                    data={
+                        "police_unit": ext.call_sign,
+                        "agency": ext.agency,
+                        "clinician_id": police.clinician.pk,
+                    },
+                    at=now,
+                )
+                audit(
+                    actor=actor,
+                    action="co_response.pair",
+                    obj=pairing,
+                    data={"call": c.pk, "team": t.pk, "police_unit": ext.call_sign},
+                    at=now,
+                )
+            _write_status(team=t, status=S.DISPATCHED, actor=actor, call=c, note=note, now=now)
+            override = None
+            if refusal is not None and reason is not None:
+                override = _record_override(
+                    call=c,
+                    team=t,
+                    assignment=assignment,
+                    action=RouteOverride.Action.ASSIGN,
+                    refusal=refusal,
+                    reason=reason,
+                    actor=actor,
+                    now=now,
+                )
             emit(
                 "assignment.created",
                 {"call_id": c.pk, "team_id": t.pk, "at": now.isoformat()},
@@ -257,12 +682,151 @@ def assign_team(
                 call_id=c.pk,
                 at=now,
             )
+            if pairing is not None:
+                emit(
+                    "co_response.paired",
+                    {
+                        "call_id": c.pk,
+                        "team_id": t.pk,
+                        "police_unit": pairing.police_unit.call_sign,
+                        "at": now.isoformat(),
+                    },
+                    actor=actor,
+                    call_id=c.pk,
+                    at=now,
+                )
     except IntegrityError:
         raise Conflict(
             "assignment: another dispatcher assigned this call or team at the same moment",
             path="call_id",
         ) from None
-    return assignment
+    return Dispatched(assignment, pairing, override)
+
+
+def assign_team(
+    *,
+    call: Call,
+    team: Team,
+    actor: Actor,
+    program: Program,
+    now: dt.datetime | None = None,
+    override_reason: str | None = None,
+) -> Assignment:
+    """Commit an available, staffed, on-shift team to an open, unassigned call whose
+    current route the team's unit serves; otherwise Conflict naming the route and why,
+    unless a dispatcher or supervisor gives ``override_reason`` (then recorded).
+    The override, when one was needed, is ``assignment.route_override``."""
+    done = _dispatch(
+        call=call,
+        team=team,
+        actor=actor,
+        program=program,
+        now=now or timezone.now(),
+        override_reason=override_reason,
+    )
+    done.assignment.route_override = done.override
+    return done.assignment
+
+
+def keep_team_on_call(
+    *,
+    call: Call,
+    actor: Actor,
+    reason: str,
+    program: Program,
+    now: dt.datetime | None = None,
+) -> RouteOverride:
+    """A call was re-triaged to a route its assigned team does not serve: the dispatcher
+    keeps the team there with a written reason (the override rule; the alternative is
+    :func:`release_team`)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call.pk).first()
+        if c is None:
+            raise NotFound(f"call: no call {call.pk}", path="call_id")
+        if c.state != Call.State.OPEN:
+            raise Conflict(f"call: call {c.pk} is closed", path="call_id")
+        a = Assignment.objects.filter(call=c, active=True).select_related("team").first()
+        if a is None:
+            raise Conflict(f"call: no team is assigned to call {c.pk}", path="call_id")
+        t = Team.objects.select_for_update().get(pk=a.team_id)
+        refusal = route_refusal(program, unit_key=t.unit_key, route=c.route)
+        if refusal is None:
+            raise Conflict(
+                f"call: {t.name} serves route {c.route}; there is nothing to override",
+                path="call_id",
+                code="route_served",
+            )
+        if RouteOverride.objects.filter(assignment=a, route=c.route).exists():
+            raise Conflict(
+                f"call: keeping {t.name} on call {c.pk} ({c.route}) is already recorded",
+                path="call_id",
+            )
+        if not (reason or "").strip():
+            raise Invalid(
+                "override_reason: a written reason is required to keep the team on the call",
+                path="override_reason",
+            )
+        clean = _check_override(actor=actor, reason=reason)
+        return _record_override(
+            call=c,
+            team=t,
+            assignment=a,
+            action=RouteOverride.Action.KEEP,
+            refusal=refusal,
+            reason=clean,
+            actor=actor,
+            now=now,
+        )
+
+
+# from each busy status back to available along the transition table
+_RELEASE_PATH = {
+    S.DISPATCHED: (S.AVAILABLE,),
+    S.EN_ROUTE: (S.AVAILABLE,),
+    S.ON_SCENE: (S.CLEARING, S.AVAILABLE),
+    S.TRANSPORTING: (S.CLEARING, S.AVAILABLE),
+    S.CLEARING: (S.AVAILABLE,),
+}
+
+
+def release_team(
+    *, call: Call, actor: Actor, note: str = "", now: dt.datetime | None = None
+) -> Team:
+    """Take the assigned unit off a call that stays open (e.g. re-triaged to police):
+    the unit goes back to available along the transition table; the call can be
+    assigned again."""
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if len(note) > 300 or text_problem(note):
+        raise Invalid("note: at most 300 characters of text", path="note")
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call.pk).first()
+        if c is None:
+            raise NotFound(f"call: no call {call.pk}", path="call_id")
+        a = Assignment.objects.filter(call=c, active=True).select_related("team").first()
+        if a is None:
+            raise Conflict(f"call: no team is assigned to call {c.pk}", path="call_id")
+        t = a.team
+        words = "released by dispatch" + (f": {note}" if note else "")
+        for status in _RELEASE_PATH.get(UnitState(t.status), ()):
+            t = _write_status(
+                team=t,
+                status=status,
+                actor=actor,
+                call=c,
+                note=words,
+                now=now,
+                timeline_kind=K.UNASSIGNED if status is S.AVAILABLE else None,
+            )
+        audit(
+            actor=actor,
+            action="assignment.release",
+            obj=c,
+            data={"team": t.pk, "route": c.route},
+            at=now,
+        )
+    return t
 
 
 def request_backup(
@@ -498,49 +1062,76 @@ def record_positions(
 def pair_co_response(
     *,
     call: Call,
-    clinician,
     police_call_sign: str,
     actor: Actor,
+    clinician=None,
+    team: Team | None = None,
     agency: str = "police",
+    program: Program | None = None,
+    override_reason: str | None = None,
     now: dt.datetime | None = None,
 ) -> CoResponse:
-    """Pair a clinician with an external police unit on a co_response call."""
+    """Pair an on-duty clinician with a police unit on a co_response call.
+
+    The clinician is a person in a clinician position on a shift in force now (their
+    co-response unit, ``team``, is what is dispatched), with the program's training
+    current today; give the clinician, the unit, or both (they must agree). The pair
+    then moves through the unit statuses (dispatched = paired, en route, on scene,
+    clearing) and clears with a disposition like a team. The dispatch guard applies.
+    """
+    program = program or current_program()
     now = now or timezone.now()
-    sign = police_call_sign.strip()
+    sign = (police_call_sign or "").strip()
     if not sign:
         raise Invalid("police_call_sign: must not be empty", path="police_call_sign")
-    with transaction.atomic():
-        c = Call.objects.select_for_update().get(pk=call.pk)
-        if c.route != Call.Route.CO_RESPONSE:
+    if len(sign) > 40 or text_problem(sign):
+        raise Invalid("police_call_sign: at most 40 characters of text", path="police_call_sign")
+    agency = (agency or "").strip() or "police"
+    if len(agency) > 100 or text_problem(agency):
+        raise Invalid("agency: at most 100 characters of text", path="agency")
+    if clinician is None and team is None:
+        raise Invalid(
+            "clinician_username: name the clinician (or the co-response unit's team_id)",
+            path="clinician_username",
+        )
+    if clinician is not None:
+        position = clinician_position(user=clinician, now=now)
+        if position is None:
             raise Conflict(
-                f"call: call {c.pk} is routed {c.route}, not co_response", path="call_id"
+                f"clinician_username: {clinician.get_username()} is not on shift in a "
+                "clinician position now",
+                path="clinician_username",
             )
-        if c.state != Call.State.OPEN:
-            raise Conflict(f"call: call {c.pk} is closed", path="call_id")
-        if CoResponse.objects.filter(call=c).exists():
-            raise Conflict(f"call: call {c.pk} is already paired", path="call_id")
-        unit, _ = ExternalUnit.objects.get_or_create(call_sign=sign, defaults={"agency": agency})
-        pairing = CoResponse.objects.create(
-            call=c,
-            clinician=clinician,
-            police_unit=unit,
-            paired_at=now,
-            paired_by_label=actor.label,
+        unit_team = position.shift.team
+        if team is not None and team.pk != unit_team.pk:
+            raise Invalid(
+                f"team_id: {clinician.get_username()} is on shift with {unit_team.name}, "
+                f"not team {team.pk}",
+                path="team_id",
+            )
+        team = unit_team
+    else:
+        clinician = on_shift_clinician(team=team, now=now)
+        if clinician is None:
+            raise Conflict(f"team_id: {team.name} has no clinician on shift now", path="team_id")
+    today = now.astimezone(program.zone).date()
+    records = training_facts(user_ids=[clinician.pk]).get(clinician.pk, [])
+    gaps = training_gaps(program, Discipline.CLINICIAN, records, first_day=today, last_day=today)
+    if gaps:
+        raise Conflict(
+            f"clinician_username: {clinician.get_username()} cannot co-respond: "
+            + "; ".join(g.text for g in gaps),
+            path="clinician_username",
         )
-        append_timeline(
-            call=c,
-            kind=K.CO_RESPONSE,
-            actor=actor,
-            text=f"Clinician {clinician.get_username()} paired with {unit}",
-            data={"police_unit": unit.call_sign, "clinician_id": clinician.pk},
-            at=now,
-        )
-        audit(actor=actor, action="co_response.pair", obj=pairing, at=now)
-        emit(
-            "co_response.paired",
-            {"call_id": c.pk, "police_unit": unit.call_sign, "at": now.isoformat()},
-            actor=actor,
-            call_id=c.pk,
-            at=now,
-        )
-    return pairing
+    done = _dispatch(
+        call=call,
+        team=team,
+        actor=actor,
+        program=program,
+        now=now,
+        override_reason=override_reason,
+        police=_Police(sign, agency, clinician),
+    )
+    assert done.pairing is not None
+    done.pairing.route_override = done.override
+    return done.pairing

@@ -40,8 +40,11 @@ api.add_router("/", teams_router)
 api.add_router("/care/", care_router)
 
 
-def _error(request, status: int, detail: str, errors: list[dict] | None = None):
-    return api.create_response(request, {"detail": detail, "errors": errors or []}, status=status)
+def _error(request, status: int, detail: str, errors: list[dict] | None = None, code: str = ""):
+    body = {"detail": detail, "errors": errors or []}
+    if code:
+        body["code"] = code
+    return api.create_response(request, body, status=status)
 
 
 def _path(loc) -> str:
@@ -75,6 +78,7 @@ def _service(request, exc: ServiceError):
         exc.status,
         exc.message,
         [{"path": exc.path, "problem": exc.message}] if exc.path else [],
+        exc.code,
     )
 
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("calls/", include("heart.intake.urls")),
     path("care/", include("heart.care.urls")),
     path("plan/", include("heart.planning.urls")),
+    path("staff/", include("heart.teams.urls")),
     path("", include("heart.board.urls")),
 ]

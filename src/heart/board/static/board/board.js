@@ -24,6 +24,16 @@
     if (!r.ok) throw new Error(url + " " + r.status);
     return r.json();
   }
+  async function postJSON(url, body) {
+    const r = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { r, body: await r.json().catch(() => ({})) };
+  }
+  // which routes each unit serves: from the program's run card (no route names here)
+  function serves(team, route) { return ((cfg.serves || {})[team.unit_key] || []).includes(route); }
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -115,7 +125,11 @@
     ul.replaceChildren(...(c.reasons || []).map((r) => { const x = el("li", null, r.text); x.title = r.code; x.dataset.code = r.code; return x; }));
     const asg = li.querySelector(".assigned");
     asg.textContent = c.team_id ? `${T.assigned} ${teamName(c.team_id)} · ${(teams.get(c.team_id) || {}).status || ""}`.replace(/_/g, " ") : "";
+    const ov = li.querySelector(".override-note");
+    ov.textContent = c.override ? `${c.override.action === "keep" ? T.keptBy : T.overrideBy} ${c.override.by}: ${c.override.reason}` : "";
+    renderDecide(c, li);
     renderRec(c, li);
+    renderOther(c, li);
     placeCall(c);
     updateTimer(li, c);
     $("call-count").textContent = calls.size;
@@ -137,7 +151,16 @@
       row.append(el("span", "pick-team", p.team));
       row.append(el("span", "pick-eta", p.eta_minutes != null ? p.eta_minutes + " " + T.min : "–"));
       if (p.stale_position) row.append(el("span", "stale", T.stale));
-      if (cfg.canDispatch) {
+      if (cfg.canDispatch && rec.unit_kind === "co_response") {
+        const sign = el("input", "police-sign");
+        sign.maxLength = 40; sign.placeholder = T.policeUnit; sign.setAttribute("aria-label", T.policeUnit);
+        sign.addEventListener("click", (ev) => ev.stopPropagation());
+        const b = el("button", "pair", T.pair + " " + p.team);
+        b.type = "button";
+        b.dataset.teamId = p.team_id;
+        b.addEventListener("click", (ev) => { ev.stopPropagation(); pair(c.id, p.team_id, sign.value, b); });
+        row.append(sign, b);
+      } else if (cfg.canDispatch) {
         const b = el("button", "assign", T.assign + " " + p.team);
         b.type = "button";
         b.dataset.teamId = p.team_id;
@@ -156,6 +179,99 @@
       box.append(d);
     }
   }
+  // a call re-triaged to a route its team does not serve: release, or keep with a reason
+  function renderDecide(c, li) {
+    const box = li.querySelector(".decide");
+    const t = c.team_id && teams.get(c.team_id);
+    const kept = c.override && c.override.team_id === c.team_id && c.override.route === c.route;
+    if (!cfg.canDispatch || !t || serves(t, c.route) || kept) { box.replaceChildren(); return; }
+    if (box.dataset.callRoute === c.route + ":" + c.team_id && box.childElementCount) return;
+    box.dataset.callRoute = c.route + ":" + c.team_id;
+    const reason = el("textarea", "reason");
+    reason.rows = 2; reason.maxLength = 500; reason.setAttribute("aria-label", T.overrideReason);
+    reason.placeholder = T.overrideReason;
+    const err = el("div", "field-error");
+    const keep = el("button", "keep", T.keep); keep.type = "button";
+    const rel = el("button", "release", T.release); rel.type = "button";
+    keep.addEventListener("click", async (ev) => {
+      ev.stopPropagation(); keep.disabled = true;
+      const { r, body } = await postJSON(`/api/calls/${c.id}/keep-team`, { override_reason: reason.value });
+      keep.disabled = false;
+      if (r.ok) { c.override = { team_id: body.team_id, route: body.route, action: body.action, by: body.by.replace(/^user:/, ""), reason: body.reason }; renderCall(c); }
+      else err.textContent = body.detail || r.statusText;
+    });
+    rel.addEventListener("click", async (ev) => {
+      ev.stopPropagation(); rel.disabled = true;
+      const { r, body } = await postJSON(`/api/calls/${c.id}/release`, { note: reason.value });
+      rel.disabled = false;
+      if (r.ok) { c.team_id = null; renderCall(c); loadRec(c.id); } else err.textContent = body.detail || r.statusText;
+    });
+    reason.addEventListener("click", (ev) => ev.stopPropagation());
+    box.replaceChildren(el("div", "decide-head", `${t.name} ${T.notServed} (${c.route})`), reason, err, rel, keep);
+  }
+
+  // any available unit, for a call its recommendation does not cover: the server's route
+  // guard refuses it (409), and the dispatcher may then give an override reason
+  function renderOther(c, li) {
+    const box = li.querySelector(".other");
+    if (!cfg.canDispatch || c.team_id || c.backup) { box.replaceChildren(); delete box.dataset.built; return; }
+    const avail = [...teams.values()].filter((t) => t.status === "available" && t.on_shift);
+    const key = avail.map((t) => t.id).join(",");
+    if (box.dataset.built === key) return;
+    const typing = box.querySelector("textarea.reason");
+    if (typing && typing.value.trim()) return;  // never throw away a reason being written
+    const open = box.querySelector("details") && box.querySelector("details").open;
+    box.dataset.built = key;
+    const d = el("details", "other-unit");
+    d.open = !!open;
+    d.append(el("summary", null, T.otherTeam));
+    const sel = el("select", "other-team");
+    sel.setAttribute("aria-label", T.chooseTeam);
+    avail.forEach((t) => { const o = el("option", null, t.name); o.value = t.id; sel.append(o); });
+    if (!avail.length) { d.append(el("div", "muted", T.noneAvailable)); box.replaceChildren(d); return; }
+    const go = el("button", "try-assign", T.tryAssign); go.type = "button";
+    const refusal = el("div", "refusal");
+    const reason = el("textarea", "reason");
+    reason.rows = 2; reason.maxLength = 500; reason.hidden = true;
+    reason.placeholder = T.overrideReason; reason.setAttribute("aria-label", T.overrideReason);
+    const err = el("div", "field-error");
+    const anyway = el("button", "send-anyway", T.sendAnyway); anyway.type = "button"; anyway.hidden = true;
+    [sel, reason, d].forEach((x) => x.addEventListener("click", (ev) => ev.stopPropagation()));
+    go.addEventListener("click", async (ev) => {
+      ev.stopPropagation(); go.disabled = true;
+      const teamId = +sel.value;
+      const { r, body } = await postJSON(`/api/calls/${c.id}/assign`, { team_id: teamId });
+      go.disabled = false;
+      if (r.ok) { assigned(c.id, teamId, body); return; }
+      refusal.textContent = `${T.refused} (${r.status}): ${body.detail || r.statusText}`;
+      const overridable = r.status === 409 && (body.code || "").startsWith("route_");
+      reason.hidden = anyway.hidden = !overridable;
+      if (overridable) reason.focus();
+    });
+    anyway.addEventListener("click", async (ev) => {
+      ev.stopPropagation(); anyway.disabled = true;
+      const teamId = +sel.value;
+      const { r, body } = await postJSON(`/api/calls/${c.id}/assign`, { team_id: teamId, override_reason: reason.value });
+      anyway.disabled = false;
+      if (r.ok) { assigned(c.id, teamId, body); return; }
+      err.textContent = body.detail || r.statusText;
+    });
+    d.append(sel, go, refusal, reason, err, anyway);
+    box.replaceChildren(d);
+  }
+  function assigned(callId, teamId, body) {
+    const c = calls.get(callId);
+    if (c) {
+      c.team_id = teamId;
+      if (body && body.override) {
+        const o = body.override;
+        c.override = { team_id: o.team_id, route: o.route, action: o.action, by: o.by.replace(/^user:/, ""), reason: o.reason };
+      }
+      renderCall(c);
+    }
+    toast(`${T.assigned} ${teamName(teamId)} → #${callId}`, "ok");
+  }
+
   function updateTimer(li, c) {
     const ms = Date.now() + clockSkew - Date.parse(c.received_at);
     const t = li.querySelector(".elapsed");
@@ -174,7 +290,8 @@
     }
     li.dataset.status = t.status;
     li.querySelector(".tname").textContent = t.name;
-    li.querySelector(".tstatus").textContent = t.status.replace(/_/g, " ") + (t.on_shift ? "" : " · off shift");
+    const word = t.kind === "co_response" && t.status === "dispatched" ? T.paired : t.status.replace(/_/g, " ");
+    li.querySelector(".tstatus").textContent = word + (t.paired_with ? ` ${T.pairedWith} ${t.paired_with}` : "") + (t.on_shift ? "" : " · off shift");
     li.querySelector(".tcall").textContent = (t.current_call_id ? T.onCall + " #" + t.current_call_id : "") +
       (t.lat == null ? " " + T.noPosition : (t.position_stale ? " · " + T.stale : ""));
     placeTeam(t);
@@ -193,7 +310,7 @@
   async function loadRec(id) {
     const c = calls.get(id);
     if (!cfg.canDispatch || !c || c.team_id || c.backup) return;
-    if (c.route !== "crt" && c.route !== "co_response") return;
+    if (!(cfg.fieldRoutes || []).includes(c.route)) { recs.delete(id); return; }
     try {
       recs.set(id, await getJSON(`/api/calls/${id}/recommendation`));
       const li = document.getElementById("call-" + id);
@@ -208,19 +325,25 @@
     }, 300);
   }
 
+  async function pair(callId, teamId, sign, button) {
+    button.disabled = true;
+    try {
+      const { r, body } = await postJSON(`/api/calls/${callId}/co-response`, { team_id: teamId, police_call_sign: sign });
+      if (r.ok) assigned(callId, teamId, body);
+      else toast(`${T.conflict} (${r.status}): ${body.detail || r.statusText}`, r.status === 409 ? "conflict" : "error");
+    } catch (e) {
+      toast(String(e), "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async function assign(callId, teamId, button) {
     button.disabled = true;
     try {
-      const r = await fetch(`/api/calls/${callId}/assign`, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-        body: JSON.stringify({ team_id: teamId }),
-      });
-      const body = await r.json().catch(() => ({}));
+      const { r, body } = await postJSON(`/api/calls/${callId}/assign`, { team_id: teamId });
       if (r.ok) {
-        const c = calls.get(callId);
-        if (c) { c.team_id = teamId; renderCall(c); }
-        toast(`${T.assigned} ${teamName(teamId)} → #${callId}`, "ok");
+        assigned(callId, teamId, body);
       } else {
         toast(`${T.conflict} (${r.status}): ${body.detail || r.statusText}`, r.status === 409 ? "conflict" : "error");
         loadRec(callId);
@@ -334,16 +457,33 @@
     },
     "team.status": (p) => {
       const t = teams.get(p.team_id);
+      const off = ["available", "out_of_service"].includes(p.status);
       if (t) {
         t.status = p.status;
-        t.current_call_id = ["available", "out_of_service"].includes(p.status) ? null : (p.call_id || t.current_call_id);
+        t.current_call_id = off ? null : (p.call_id || t.current_call_id);
+        if (off) t.paired_with = null;
         renderTeam(t);
       } else {
         loadSnapshot();
       }
       const c = p.call_id && calls.get(p.call_id);
-      if (c) renderCall(c);
+      if (c) {
+        if (off && c.team_id === p.team_id) c.team_id = null;  // released: the call stays open
+        renderCall(c);
+      }
+      [...calls.values()].filter((x) => !x.team_id).forEach((x) => { const li = document.getElementById("call-" + x.id); if (li) renderOther(x, li); });
       refreshRecs();
+    },
+    "dispatch.override": async (p) => {
+      try {
+        const list = await getJSON(`/api/calls/${p.call_id}/overrides`);
+        const c = calls.get(p.call_id);
+        const o = list[list.length - 1];
+        if (c && o) {
+          c.override = { team_id: o.team_id, route: o.route, action: o.action, by: o.by.replace(/^user:/, ""), reason: o.reason };
+          renderCall(c);
+        }
+      } catch (e) { /* not visible */ }
     },
     "avl.positions": (p) => {
       const t = teams.get(p.team_id);
@@ -351,7 +491,11 @@
     },
     "backup.requested": (p) => { raiseAlarm(p); fetchCall(p.backup_call_id, { backup: true }); },
     "call.rerouted": (p) => { raiseRerouted(p); fetchCall(p.call_id); },
-    "co_response.paired": (p) => fetchCall(p.call_id),
+    "co_response.paired": (p) => {
+      const t = teams.get(p.team_id);
+      if (t) { t.paired_with = p.police_unit; renderTeam(t); }
+      fetchCall(p.call_id, { team_id: p.team_id });
+    },
   };
 
   function connect() {

@@ -18,7 +18,7 @@
   // the dispatcher assigns us, or someone else changes our status: reload the page
   let es = new EventSource("/live/events?scope=team");
   let timer = null;
-  ["assignment.created", "team.status", "call.closed", "call.rerouted"].forEach((n) => es.addEventListener(n, (ev) => {
+  ["assignment.created", "team.status", "call.closed", "call.rerouted", "dispatch.override"].forEach((n) => es.addEventListener(n, (ev) => {
     const p = JSON.parse(ev.data);
     if (p.status && p.status === root.dataset.status) return;  // our own change, already shown
     clearTimeout(timer);

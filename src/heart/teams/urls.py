@@ -1,0 +1,11 @@
+from django.urls import path
+
+from heart.teams import views
+
+urlpatterns = [
+    path("", views.staff, name="staff"),
+    path("shifts", views.new_shift, name="staff-shift-new"),
+    path("shifts/<int:shift_id>/end", views.finish_shift, name="staff-shift-end"),
+    path("training", views.new_training, name="staff-training-new"),
+    path("training/<int:record_id>/remove", views.remove_training, name="staff-training-remove"),
+]

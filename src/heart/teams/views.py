@@ -1,0 +1,164 @@
+"""The staffing page (supervisors: manage_teams): shifts in force and coming, who may
+take which position, every responder's training, and the forms to book a shift, end
+one, and record a training. Every write is a CSRF-protected POST to the same services
+as the API; a refusal re-renders the page with the message beside the field."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from heart.accounts.actors import Actor
+from heart.accounts.models import Discipline
+from heart.errors import ServiceError
+from heart.program_in_force import current_program
+from heart.teams import selectors
+from heart.teams.forms import ShiftForm, TrainingRecordForm
+from heart.teams.models import Shift, TrainingRecord
+from heart.teams.services import end_shift, record_training, remove_training_record, start_shift
+
+
+def _need_manage(request) -> None:
+    if not request.user.has_perm("accounts.manage_teams"):
+        raise PermissionDenied("your role may not manage shifts and training")
+
+
+def _page(request, *, shift_form=None, training_form=None, status=200):
+    program = current_program()
+    now = timezone.now()
+    today = now.astimezone(program.zone).date()
+    people = selectors.responders_with_training(program=program, on=today)
+    notes = {
+        row["user"].pk: ", ".join(
+            f"{st.training.label}: {st.state}" for st in row["statuses"] if st.state != "current"
+        )
+        for row in people
+    }
+    shift_form = shift_form or ShiftForm(notes=notes)
+    for field in Discipline.values:
+        shift_form.fields[field].notes = notes
+    context = {
+        "program": program,
+        "today": today,
+        "now": now,
+        "shifts": selectors.shifts_around(now=now, days=7),
+        "people": people,
+        "requirements": list(program.trainings.values()),
+        "shift_form": shift_form,
+        "training_form": training_form or TrainingRecordForm(program=program),
+        "records": TrainingRecord.objects.select_related("user").order_by("-recorded_at", "-id")[
+            :25
+        ],
+    }
+    return render(request, "teams/staff.html", context, status=status)
+
+
+@login_required
+@require_GET
+def staff(request):
+    _need_manage(request)
+    return _page(request)
+
+
+def _place(form, exc: ServiceError, fields_by_member: list[str]) -> None:
+    """Put each problem of a service error beside its field (members[i] -> position)."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        text = exc.message
+        if exc.path and text.startswith(exc.path + ": "):
+            text = text[len(exc.path) + 2 :]
+        problems = [(exc.path, text)]
+    for path, problem in problems:
+        field = None
+        if path.startswith("members["):
+            i = int(path[len("members[") : path.index("]")])
+            field = fields_by_member[i] if i < len(fields_by_member) else None
+        elif path in form.fields:
+            field = path
+        form.add_error(field, problem)
+
+
+@login_required
+@require_POST
+def new_shift(request):
+    _need_manage(request)
+    form = ShiftForm(request.POST)
+    if not form.is_valid():
+        return _page(request, shift_form=form, status=422)
+    members = form.members()
+    try:
+        shift = start_shift(
+            team=form.cleaned_data["team"],
+            members=members,
+            starts_at=form.cleaned_data["starts_at"],
+            ends_at=form.cleaned_data["ends_at"],
+            actor=Actor.for_user(request.user),
+            program=current_program(),
+        )
+    except ServiceError as exc:
+        _place(form, exc, [d for _, d in members])
+        return _page(request, shift_form=form, status=exc.status)
+    messages.success(request, _("Shift booked for %(team)s.") % {"team": shift.team.name})
+    return redirect("staff")
+
+
+@login_required
+@require_POST
+def finish_shift(request, shift_id: int):
+    _need_manage(request)
+    shift = Shift.objects.filter(pk=shift_id).first()
+    if shift is None:
+        messages.error(request, _("shift: no shift %(id)s") % {"id": shift_id})
+        return redirect("staff")
+    try:
+        ended = end_shift(shift=shift, actor=Actor.for_user(request.user))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("staff")
+    messages.success(request, _("Shift ended.") if ended else _("Shift cancelled."))
+    return redirect("staff")
+
+
+@login_required
+@require_POST
+def new_training(request):
+    _need_manage(request)
+    program = current_program()
+    form = TrainingRecordForm(request.POST, program=program)
+    if not form.is_valid():
+        return _page(request, training_form=form, status=422)
+    data = form.cleaned_data
+    try:
+        record_training(
+            user=data["person"],
+            training=data["training"],
+            completed_on=data["completed_on"],
+            expires_on=data["expires_on"],
+            note=data["note"],
+            actor=Actor.for_user(request.user),
+            program=program,
+        )
+    except ServiceError as exc:
+        _place(form, exc, [])
+        return _page(request, training_form=form, status=exc.status)
+    messages.success(
+        request,
+        _("Training recorded for %(who)s.") % {"who": data["person"].get_username()},
+    )
+    return redirect("staff")
+
+
+@login_required
+@require_POST
+def remove_training(request, record_id: int):
+    _need_manage(request)
+    record = TrainingRecord.objects.filter(pk=record_id).first()
+    if record is not None:
+        remove_training_record(record=record, actor=Actor.for_user(request.user))
+        messages.success(request, _("Training record removed."))
+    return redirect("staff")
