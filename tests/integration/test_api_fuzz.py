@@ -85,13 +85,14 @@ class World:
             "person_id": "person",
             "merge_id": "merge",
             "referral_id": "referral",
+            "shift_id": "shift",
         }.get(name)
         value = self.ids.get(key) if key else None
         return value if isinstance(value, int) else None
 
 
 @pytest.fixture
-def world(person, staffed_team) -> World:
+def world(person, staffed_team, co_response_unit) -> World:
     now = timezone.now()
     responder = person(RESPONDER, "clinician")
     members = [
@@ -126,6 +127,10 @@ def world(person, staffed_team) -> World:
     )
     supervisor = person(SUPERVISOR)
     clinician = person(CRISIS_CLINICIAN)
+    co_unit, _ = co_response_unit("Fuzz CR", now=now)
+    free_responder = person(RESPONDER, "clinician")  # trained, on no shift
+    from heart.teams.models import Shift
+
     return World(
         now=now,
         ids={
@@ -143,6 +148,12 @@ def world(person, staffed_team) -> World:
             "referral": referral.pk,
             "clinician": clinician.username,
             "supervisor_user": supervisor.pk,
+            "co_unit": co_unit.pk,
+            "free_responder": free_responder.username,
+            "shift": Shift.objects.filter(team=t2).values_list("pk", flat=True).first(),
+            "soon_start": (now + dt.timedelta(days=1)).isoformat(),
+            "soon_end": (now + dt.timedelta(days=1, hours=10)).isoformat(),
+            "today": now.date().isoformat(),
         },
         clients={
             "supervisor": _signed_in(supervisor),
@@ -170,11 +181,19 @@ def _query(query: dict) -> str:
 
 
 def _on_scene(w: World) -> None:
+    """Team 1 on scene at a call, whatever earlier requests did to it."""
     from heart.teams.models import Team
 
     team = Team.objects.get(pk=w.ids["t1"])
+    if team.status == "available":
+        call = Call.objects.create(
+            received_at=timezone.now(), nature="CRISIS", route="crt", rules_version="v", program="p"
+        )
+        assign_team(call=call, team=team, actor=SYSTEM, program=current_program())
+        team.refresh_from_db()
     for status in ("en_route", "on_scene"):
-        change_status(team=team, status=status, actor=SYSTEM)
+        if team.status in ("dispatched", "en_route") and team.status != status:
+            team = change_status(team=team, status=status, actor=SYSTEM)
 
 
 def _merged(w: World) -> int:
@@ -226,7 +245,30 @@ WORKS: dict[str, tuple] = {
         "supervisor",
         None,
         "/api/calls/{co}/co-response",
-        {"clinician_username": "{clinician}", "police_call_sign": "D1-7"},
+        {"team_id": "{co_unit}", "police_call_sign": "D1-7"},
+    ),
+    "POST /api/calls/{call_id}/keep-team": (
+        "supervisor",
+        lambda w: Call.objects.filter(pk=w.ids["on_t1"]).update(route="standard") and None,
+        "/api/calls/{on_t1}/keep-team",
+        {"override_reason": "the team is already with the person and it is calm"},
+    ),
+    "POST /api/calls/{call_id}/release": ("supervisor", None, "/api/calls/{on_t1}/release", {}),
+    "GET /api/calls/{call_id}/overrides": (
+        "supervisor",
+        None,
+        "/api/calls/{on_t1}/overrides",
+        None,
+    ),
+    "GET /api/reports/overrides": ("supervisor", None, "/api/reports/overrides", None),
+    "GET /api/shifts": ("supervisor", None, "/api/shifts", None),
+    "POST /api/shifts/{shift_id}/end": ("supervisor", None, "/api/shifts/{shift}/end", {}),
+    "GET /api/training": ("supervisor", None, "/api/training", None),
+    "POST /api/training/records": (
+        "supervisor",
+        None,
+        "/api/training/records",
+        {"username": "{free_responder}", "training": "de_escalation", "completed_on": "{today}"},
     ),
     "GET /api/teams": ("supervisor", None, "/api/teams", None),
     "POST /api/teams": ("supervisor", None, "/api/teams", {"name": "Fuzz new team"}),
@@ -235,9 +277,9 @@ WORKS: dict[str, tuple] = {
         None,
         "/api/teams/{team}/shifts",
         {
-            "starts_at": "2031-03-05T08:00:00-05:00",
-            "ends_at": "2031-03-05T20:00:00-05:00",
-            "members": [{"username": "{clinician}", "discipline": "clinician"}],
+            "starts_at": "{soon_start}",
+            "ends_at": "{soon_end}",
+            "members": [{"username": "{free_responder}", "discipline": "clinician"}],
         },
     ),
     "POST /api/teams/{team_id}/status": (
@@ -426,7 +468,7 @@ def _operation_keys() -> list[str]:
 
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
