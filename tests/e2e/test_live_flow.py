@@ -102,6 +102,8 @@ def login(page, base: str, username: str) -> None:
 
 
 def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
+    from playwright.sync_api import expect
+
     base, token = server["base"], server["token"]
     sample = json.loads(
         (shared_dir / "standards" / "eido" / "sample_call_transfer_eido.json").read_text()
@@ -145,10 +147,8 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert board.inner_text(f"{item} .pick.best .pick-reason")
     assert not board.is_visible("#alarm")  # no alarm banner before anyone asks for backup
     board.locator(f"{item} .pick.best button.assign").click()
-    board.wait_for_function(
-        f"document.querySelector('{item} .assigned').textContent.includes('HEART 1')",
-        timeout=5_000,
-    )
+    # (locator waits, not wait_for_function: the page's CSP forbids eval)
+    expect(board.locator(f"{item} .assigned")).to_contain_text("HEART 1", timeout=5_000)
 
     # 3. the responder (phone-sized) moves through the statuses and asks for backup
     phone_ctx = browser.new_context(viewport={"width": 360, "height": 780}, is_mobile=True)
@@ -162,10 +162,7 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     for status in ("en_route", "on_scene"):
         phone.click(f"button[data-status={status}]")
         phone.wait_for_load_state("networkidle")
-        board.wait_for_function(
-            f"document.querySelector('#team-1, .team[data-status={status}]') !== null",
-            timeout=3_000,
-        )
+        board.wait_for_selector(f"#team-1, .team[data-status={status}]", timeout=3_000)
     assert "on scene" in phone.inner_text("#status-now").lower()
     # no horizontal scrolling at 360 px
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
@@ -249,6 +246,8 @@ def test_assign_conflict_is_shown(browser, server):
 
 def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_dir):
     """A team is on its way; the CAD adds a gun to the narrative: both screens say so."""
+    from playwright.sync_api import expect
+
     base, token = server["base"], server["token"]
     sample = json.loads(
         (shared_dir / "standards" / "eido" / "sample_call_transfer_eido.json").read_text()
@@ -268,9 +267,7 @@ def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_
     team_label = " ".join(best.inner_text().split()[:2])  # "HEART 3"
     assert team_label.startswith("HEART "), best.inner_text()
     board.locator(f"#call-{call_id} .pick.best button.assign").click()
-    board.wait_for_function(
-        f"document.querySelector('#call-{call_id}').innerText.includes('Assigned')", timeout=5_000
-    )
+    expect(board.locator(f"#call-{call_id}")).to_contain_text("Assigned", timeout=5_000)
     assert not board.is_visible("#alarm")
 
     # the same incident again from the CAD, newer, now with a gun

@@ -105,7 +105,8 @@ class TeamOut(Schema):
 
 class StatusIn(Schema):
     status: str = Field(
-        description="available, dispatched, en_route, on_scene, transporting, clearing, out_of_service"
+        max_length=20,
+        description="available, dispatched, en_route, on_scene, transporting, clearing, out_of_service",
     )
     note: str = Field("", max_length=300)
 
@@ -130,7 +131,8 @@ class BackupOut(Schema):
 
 class DispositionIn(Schema):
     outcome: str = Field(
-        description="resolved_on_scene | transported | referred | refused | unable_to_locate | police_took_over"
+        max_length=40,
+        description="resolved_on_scene | transported | referred | refused | unable_to_locate | police_took_over",
     )
     destination: str = Field("", max_length=200)
     referred_to: str = Field("", max_length=200)
@@ -177,8 +179,8 @@ class TeamIn(Schema):
 
 
 class MemberIn(Schema):
-    username: str
-    discipline: str
+    username: str = Field(max_length=150)
+    discipline: str = Field(max_length=20)
 
 
 class ShiftIn(Schema):
@@ -195,7 +197,7 @@ class ShiftOut(Schema):
 
 
 class CoResponseIn(Schema):
-    clinician_username: str
+    clinician_username: str = Field(max_length=150)
     police_call_sign: str = Field(min_length=1, max_length=40)
     agency: str = Field("police", max_length=100)
 

@@ -5,3 +5,14 @@ class TeamsConfig(AppConfig):
     name = "heart.teams"
     label = "teams"
     verbose_name = "Teams in the field"
+
+    def ready(self) -> None:
+        from heart.jobs import register
+        from heart.teams.services import purge_positions
+
+        register(
+            name="teams.purge_positions",
+            cron="17 3 * * *",  # daily, 03:17 UTC
+            func=purge_positions,
+            description="Delete GPS history older than HEART_GPS_RETENTION_DAYS (90).",
+        )

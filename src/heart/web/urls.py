@@ -3,12 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from heart.web import views
 from heart.web.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("accounts/", include("heart.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("csp-report", views.csp_report, name="csp-report"),
     path("calls/", include("heart.intake.urls")),
     path("care/", include("heart.care.urls")),
     path("plan/", include("heart.planning.urls")),
