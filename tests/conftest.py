@@ -29,10 +29,10 @@ def _flush_lifts_the_audit_guard() -> None:
     SQLite), which the append-only audit tables refuse. The flush may lift the guard
     inside its own transaction only (heart.accounts.chain.maintenance_sql); nothing
     else in the tests can."""
-    from django.db.backends.postgresql.operations import DatabaseOperations as PgOps
-    from django.db.backends.sqlite3.operations import DatabaseOperations as SqliteOps
+    from django.db.backends.postgresql.base import DatabaseWrapper as Pg
+    from django.db.backends.sqlite3.base import DatabaseWrapper as Sqlite
 
-    for ops in (PgOps, SqliteOps):
+    for ops in (Pg.ops_class, Sqlite.ops_class):
         original = ops.sql_flush
 
         def sql_flush(self, style, tables, *args, _original=original, **kwargs):

@@ -90,15 +90,28 @@ def lockout_response(request, original_response=None, credentials=None):
 
 
 def record_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
-    """axes' user_locked_out signal -> one AuditEntry per lockout (no password, no body)."""
+    """axes' user_locked_out signal -> one AuditEntry per lockout (no password, no body).
+    axes signals again at every try while locked; those extend the same lockout and are
+    not written again (a flood of tries must not become a flood of audit rows)."""
+    from django.utils import timezone
+
+    username = (username or "")[:150]
+    recent = timezone.now() - cool_off(request)
+    if AuditEntry.objects.filter(
+        action="login.locked_out",
+        object_id=username[:40],
+        at__gte=recent,
+        data__ip=ip_address or "",
+    ).exists():
+        return
     AuditEntry.objects.create(
         actor=None,
         actor_label=SYSTEM.label,
         action="login.locked_out",
         object_type="login",
-        object_id=(username or "")[:40],
+        object_id=username[:40],
         data={
-            "username": (username or "")[:150],
+            "username": username,
             "ip": ip_address or "",
             "path": getattr(request, "path", "")[:100],
             "minutes": round(cool_off(request).total_seconds() / 60, 1),

@@ -144,7 +144,10 @@ def _http(request, exc: HttpError):
     if isinstance(exc.__cause__, NulInBody):
         path = exc.__cause__.path
         return _error(
-            request, 422, str(exc.__cause__), [{"path": path, "problem": "contains a NUL character"}]
+            request,
+            422,
+            str(exc.__cause__),
+            [{"path": path, "problem": "contains a NUL character"}],
         )
     if isinstance(exc.__cause__, BodyTooDeep):
         return _too_deep(request, exc.__cause__)

@@ -27,12 +27,12 @@ def chain_rows(apps, schema_editor):
 
 def guard(apps, schema_editor):
     for sql in chain.append_only_sql(TABLE, schema_editor.connection.vendor):
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, None)
 
 
 def unguard(apps, schema_editor):
     for sql in chain.drop_append_only_sql(TABLE, schema_editor.connection.vendor):
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, None)
 
 
 class Migration(migrations.Migration):
