@@ -73,7 +73,7 @@ def backend_name() -> str:
 
 def run_job(name: str) -> object:
     """Run one registered job now, in this thread (logs its outcome, never personal data)."""
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connections
 
     job = _jobs[name]
     close_old_connections()
@@ -82,7 +82,10 @@ def run_job(name: str) -> object:
         log.info("job %s done: %s", name, result)
         return result
     finally:
-        close_old_connections()
+        if threading.current_thread() is threading.main_thread():
+            close_old_connections()
+        else:  # a scheduler or worker thread: its connections die with it, close them
+            connections.close_all()
 
 
 def next_runs(now: dt.datetime) -> dict[str, dt.datetime]:

@@ -26,13 +26,10 @@ def register_tasks(app) -> None:
 
 
 def run_worker(*, wait: bool = True) -> None:
-    """Run a worker on the heart queue until stopped (or, wait=False, until it is empty)."""
+    """Run a worker on the heart queue until stopped (or, wait=False, until it is empty).
+    Like `heart manage procrastinate worker`, on a psycopg connector of its own (the
+    Django connector serves deferring from the web processes, not workers)."""
     from procrastinate.contrib.django import app
 
-    app.run_worker(
-        queues=[QUEUE],
-        wait=wait,
-        install_signal_handlers=wait,
-        listen_notify=False,  # the Django connector polls
-        fetch_job_polling_interval=5.0,
-    )
+    worker_app = app.with_connector(app.connector.get_worker_connector())
+    worker_app.run_worker(queues=[QUEUE], wait=wait, install_signal_handlers=wait)
