@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.11+) and installs the project with its test tools.
-# Sourced by scripts/run.sh and scripts/test.sh; safe to run again.
+# Creates .venv (Python 3.11+) and installs the project with its test tools, exactly the
+# versions in requirements/lock.txt (every file checked against its hash), then the
+# project itself without touching those versions. Sourced by scripts/run.sh and
+# scripts/test.sh; safe to run again. To change a dependency: edit pyproject.toml and
+# re-lock (docs/operations.md, "Dependencies").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,8 +22,10 @@ pick_python() {
 if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+PIP=(.venv/bin/python -m pip --disable-pip-version-check)
+"${PIP[@]}" install --quiet --require-hashes -r requirements/lock.txt
+# the project itself: no dependencies (all locked above), built with the locked setuptools
+"${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .
 
 # browser assets (Leaflet) from the npm registry, served as static files
 bash scripts/frontend.sh

@@ -9,6 +9,7 @@ import datetime as dt
 import time
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.e2e.test_live_flow import login
 
@@ -65,10 +66,8 @@ def test_board_refuses_then_accepts_with_an_override(browser, server):
     # 3. with a written reason: assigned, and the card says who overrode and why
     board.fill(f"{card} .other textarea.reason", REASON)
     board.click(f"{card} .other button.send-anyway")
-    board.wait_for_function(
-        f"document.querySelector('{card} .assigned').textContent.includes('HEART 4')",
-        timeout=5_000,
-    )
+    # (locator waits, not wait_for_function: the page's CSP forbids eval)
+    expect(board.locator(f"{card} .assigned")).to_contain_text("HEART 4", timeout=5_000)
     board.wait_for_selector(f"{card} .override-note:not(:empty)", timeout=5_000)
     note = board.inner_text(f"{card} .override-note")
     assert note == f"override by dispatcher: {REASON}", note
@@ -87,7 +86,7 @@ def test_board_refuses_then_accepts_with_an_override(browser, server):
     status = board.evaluate(
         f"""fetch('/api/calls/{call_id}/release', {{method: 'POST', credentials: 'same-origin',
             headers: {{'Content-Type': 'application/json', 'X-CSRFToken':
-              document.cookie.match(/csrftoken=([^;]+)/)[1]}}, body: '{{}}'}}).then(r => r.status)"""
+              document.querySelector('meta[name=csrf-token]').content}}, body: '{{}}'}}).then(r => r.status)"""
     )
     assert status == 200
     assert errors == [], errors
@@ -99,7 +98,7 @@ def _api(page, method: str, url: str, body: dict | None = None):
     return page.evaluate(
         """([method, url, body]) => fetch(url, {method, credentials: 'same-origin',
              headers: {'Content-Type': 'application/json', 'X-CSRFToken':
-               (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || ''},
+               (document.querySelector('meta[name=csrf-token]') || {}).content || ''},
              body: body === null ? undefined : JSON.stringify(body)})
            .then(async r => ({status: r.status, body: await r.json().catch(() => null)}))""",
         [method, url, body],

@@ -102,6 +102,8 @@ def login(page, base: str, username: str) -> None:
 
 
 def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
+    from playwright.sync_api import expect
+
     base, token = server["base"], server["token"]
     sample = json.loads(
         (shared_dir / "standards" / "eido" / "sample_call_transfer_eido.json").read_text()
@@ -143,10 +145,8 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert board.inner_text(f"{item} .pick.best .pick-reason")
     assert not board.is_visible("#alarm")  # no alarm banner before anyone asks for backup
     board.locator(f"{item} .pick.best button.assign").click()
-    board.wait_for_function(
-        f"document.querySelector('{item} .assigned').textContent.includes('HEART 1')",
-        timeout=5_000,
-    )
+    # (locator waits, not wait_for_function: the page's CSP forbids eval)
+    expect(board.locator(f"{item} .assigned")).to_contain_text("HEART 1", timeout=5_000)
 
     # 3. the responder (phone-sized) moves through the statuses and asks for backup
     phone_ctx = browser.new_context(viewport={"width": 360, "height": 780}, is_mobile=True)
@@ -161,10 +161,8 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
         phone.click(f"button[data-status={status}]")
         phone.wait_for_load_state("networkidle")
         # the board's own card for HEART 1 shows the new status (pushed, no reload)
-        board.wait_for_function(
-            "[...document.querySelectorAll('.team')].some("
-            f"t => t.textContent.includes('HEART 1') && t.dataset.status === '{status}')",
-            timeout=5_000,
+        expect(board.locator(".team", has_text="HEART 1")).to_have_attribute(
+            "data-status", status, timeout=5_000
         )
     assert "on scene" in phone.inner_text("#status-now").lower()
     # no horizontal scrolling at 360 px
@@ -249,6 +247,8 @@ def test_assign_conflict_is_shown(browser, server):
 
 def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_dir):
     """A team is on its way; the CAD adds a gun to the narrative: both screens say so."""
+    from playwright.sync_api import expect
+
     base, token = server["base"], server["token"]
     sample = json.loads(
         (shared_dir / "standards" / "eido" / "sample_call_transfer_eido.json").read_text()
@@ -268,9 +268,7 @@ def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_
     team_label = " ".join(best.inner_text().split()[:2])  # "HEART 3"
     assert team_label.startswith("HEART "), best.inner_text()
     board.locator(f"#call-{call_id} .pick.best button.assign").click()
-    board.wait_for_function(
-        f"document.querySelector('#call-{call_id}').innerText.includes('Assigned')", timeout=5_000
-    )
+    expect(board.locator(f"#call-{call_id}")).to_contain_text("Assigned", timeout=5_000)
     assert not board.is_visible("#alarm")
 
     # the same incident again from the CAD, newer, now with a gun

@@ -537,3 +537,19 @@ def test_every_operation_reached_its_handler(capsys):
         print("\n".join(rows))
     assert keys, "no operations found"
     assert not missing, "operations not reached or failing:\n" + "\n".join(missing)
+
+
+def test_an_id_beyond_64_bits_is_a_422_not_a_500(world):
+    """Found by this fuzzing: merging with an id beyond 64 bits made SQLite's driver raise
+    OverflowError (a 500; PostgreSQL says DataError). Unknown ids are a 404, and any
+    other out-of-range value a 422."""
+    huge = 2**70
+    client = world.clients["supervisor"]
+    for path in (f"/api/calls/{huge}", f"/api/care/people/{huge}/audit", f"/api/care/tasks/{huge}"):
+        assert send(client, "GET", path) in (404, 422), path
+    call = world.ids["call"]
+    assert send(client, "POST", f"/api/calls/{call}/assign", body={"team_id": huge}) in (404, 422)
+    body = {"person_id": huge}
+    assert send(
+        client, "POST", f"/api/care/encounters/{world.ids['encounter']}/person", body=body
+    ) in (404, 422)

@@ -2,6 +2,8 @@
 
 Allowed: the response is neither 401 nor 403 (it may still be 409/422 for the state
 the fixture leaves things in). Denied: 403 for a signed-in person, 401 without one.
+Who is allowed is read from the one table (tests/integration/endpoints.py), which
+tests/integration/test_endpoint_table.py checks against the URL configuration.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from django.utils import timezone
 from heart.accounts.actors import SYSTEM
 from heart.accounts.roles import (
     ADMIN,
-    ANALYST,
-    CALL_TAKER,
-    CARE_NAVIGATOR,
     CRISIS_CLINICIAN,
     DISPATCHER,
     RESPONDER,
@@ -27,46 +26,101 @@ from heart.accounts.roles import (
 from heart.calls.models import Call
 from heart.teams.services import assign_team
 from tests.integration.conftest import DURHAM
+from tests.integration.endpoints import access_for
 
 pytestmark = pytest.mark.django_db
 
-INTAKE = {CALL_TAKER, DISPATCHER, SUPERVISOR, ADMIN}
-VIEW = {CALL_TAKER, DISPATCHER, CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
 DISPATCH = {DISPATCHER, SUPERVISOR, ADMIN}
-CCD = {CRISIS_CLINICIAN, SUPERVISOR, ADMIN}
-TEAM_ACT = DISPATCH | {RESPONDER}  # responders: only their own team
-MANAGE = {SUPERVISOR, ADMIN}
-REPORTS = {ANALYST, SUPERVISOR, ADMIN}
-REASON = "Keeping the team: police asked for them and the scene is safe."
 
+REASON = "Keeping the team: police asked for them and the scene is safe."
 NOW = "2024-03-05T10:00:00-05:00"
 CALL = {"received_at": NOW, "nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[1]}
 
-# (name, method, url template, body, roles allowed)
-MATRIX = [
-    ("intake eido", "post", "/api/calls/eido", "EIDO", INTAKE),
-    ("intake json", "post", "/api/calls", CALL, INTAKE),
-    ("list calls", "get", "/api/calls", None, VIEW),
-    ("call detail", "get", "/api/calls/{c1}", None, VIEW | {RESPONDER}),
-    ("recommendation", "get", "/api/calls/{c4}/recommendation", None, DISPATCH),
-    ("assign", "post", "/api/calls/{c4}/assign", {"team_id": "{t2}"}, DISPATCH),
+# (name, method, url template, body); the roles allowed come from the one table,
+# tests/integration/endpoints.py (MATRIX below adds them)
+ROWS = [
+    (
+        "intake eido",
+        "post",
+        "/api/calls/eido",
+        "EIDO",
+    ),
+    (
+        "intake json",
+        "post",
+        "/api/calls",
+        CALL,
+    ),
+    (
+        "list calls",
+        "get",
+        "/api/calls",
+        None,
+    ),
+    (
+        "call detail",
+        "get",
+        "/api/calls/{c1}",
+        None,
+    ),
+    (
+        "recommendation",
+        "get",
+        "/api/calls/{c4}/recommendation",
+        None,
+    ),
+    (
+        "assign",
+        "post",
+        "/api/calls/{c4}/assign",
+        {"team_id": "{t2}"},
+    ),
     (
         "co-response",
         "post",
         "/api/calls/{c3}/co-response",
         {"clinician_username": "{clin}", "police_call_sign": "D1-1"},
-        DISPATCH,
     ),
-    ("keep team", "post", "/api/calls/{c1}/keep-team", {"override_reason": REASON}, DISPATCH),
-    ("release team", "post", "/api/calls/{c1}/release", {}, DISPATCH),
-    ("call overrides", "get", "/api/calls/{c1}/overrides", None, VIEW),
-    ("override report", "get", "/api/reports/overrides", None, REPORTS),
-    ("ccd queue", "get", "/api/ccd/queue", None, CCD),
-    ("ccd outcome", "post", "/api/calls/{c2}/ccd-outcome", {"outcome": "hand_back"}, CCD),
-    ("follow-ups", "get", "/api/follow-ups", None, {CARE_NAVIGATOR, SUPERVISOR, ADMIN}),
-    ("reports", "get", "/api/reports/summary", None, {ANALYST, SUPERVISOR, ADMIN}),
-    ("teams", "get", "/api/teams", None, VIEW),
-    ("create team", "post", "/api/teams", {"name": "New team"}, {SUPERVISOR, ADMIN}),
+    ("keep team", "post", "/api/calls/{c1}/keep-team", {"override_reason": REASON}),
+    ("release team", "post", "/api/calls/{c1}/release", {}),
+    ("call overrides", "get", "/api/calls/{c1}/overrides", None),
+    ("override report", "get", "/api/reports/overrides", None),
+    (
+        "ccd queue",
+        "get",
+        "/api/ccd/queue",
+        None,
+    ),
+    (
+        "ccd outcome",
+        "post",
+        "/api/calls/{c2}/ccd-outcome",
+        {"outcome": "hand_back"},
+    ),
+    (
+        "follow-ups",
+        "get",
+        "/api/follow-ups",
+        None,
+    ),
+    (
+        "reports",
+        "get",
+        "/api/reports/summary",
+        None,
+    ),
+    (
+        "teams",
+        "get",
+        "/api/teams",
+        None,
+    ),
+    (
+        "create team",
+        "post",
+        "/api/teams",
+        {"name": "New team"},
+    ),
     (
         "create shift",
         "post",
@@ -76,32 +130,57 @@ MATRIX = [
             "ends_at": "2024-03-05T20:00:00-05:00",
             "members": [{"username": "{clin}", "discipline": "clinician"}],
         },
-        {SUPERVISOR, ADMIN},
     ),
-    ("shifts", "get", "/api/shifts", None, MANAGE),
-    ("end shift", "post", "/api/shifts/{s2}/end", {}, MANAGE),
-    ("training", "get", "/api/training", None, MANAGE),
+    ("shifts", "get", "/api/shifts", None),
+    ("end shift", "post", "/api/shifts/{s2}/end", {}),
+    ("training", "get", "/api/training", None),
     (
         "training record",
         "post",
         "/api/training/records",
         {"username": "{clin}", "training": "de_escalation", "completed_on": "2024-01-02"},
-        MANAGE,
     ),
-    ("staffing page", "get", "/staff/", None, MANAGE),
-    ("team status", "post", "/api/teams/{t1}/status", {"status": "en_route"}, TEAM_ACT),
-    ("backup", "post", "/api/teams/{t1}/backup", {}, TEAM_ACT),
-    ("clear", "post", "/api/teams/{t1}/clear", {"outcome": "refused"}, TEAM_ACT),
-    ("me", "get", "/api/me", None, {RESPONDER}),
+    ("staffing page", "get", "/staff/", None),
+    (
+        "team status",
+        "post",
+        "/api/teams/{t1}/status",
+        {"status": "en_route"},
+    ),
+    (
+        "backup",
+        "post",
+        "/api/teams/{t1}/backup",
+        {},
+    ),
+    (
+        "clear",
+        "post",
+        "/api/teams/{t1}/clear",
+        {"outcome": "refused"},
+    ),
+    (
+        "me",
+        "get",
+        "/api/me",
+        None,
+    ),
     (
         "avl",
         "post",
         "/api/avl",
         {"fixes": [{"lon": DURHAM[0], "lat": DURHAM[1], "recorded_at": "{now}"}]},
-        {RESPONDER},
     ),
-    ("call-taker form", "get", "/calls/new", None, INTAKE),
+    (
+        "call-taker form",
+        "get",
+        "/calls/new",
+        None,
+    ),
 ]
+
+
+MATRIX = [(*row, access_for(row[1], row[2])) for row in ROWS]
 
 
 @pytest.fixture

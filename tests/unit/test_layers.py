@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("realtime", ("heart.live",)),
     ("accounts", ("heart.accounts",)),
     ("events", ("heart.events",)),
+    ("jobs", ("heart.jobs",)),
     ("shared web", ("heart.program_in_force", "heart.apikit")),
     ("calls", ("heart.calls",)),
     ("teams", ("heart.teams",)),

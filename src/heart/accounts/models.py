@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from heart.accounts.chain import HashChained
+
 
 class Discipline(models.TextChoices):
     CLINICIAN = "clinician", "Clinician"
@@ -66,12 +68,21 @@ class ApiClient(models.Model):
         return self.name
 
 
-class AuditEntry(models.Model):
-    """Who did what to which record, when. Written by services, never edited."""
+class AuditEntry(HashChained):
+    """Who did what to which record, when. Written by services, never edited:
+    append-only and hash-chained (heart.accounts.chain; `heart manage verify_audit`)."""
+
+    CHAIN_FIELDS = ("at", "actor", "actor_label", "action", "object_type", "object_id", "data")
 
     at = models.DateTimeField(db_index=True)
+    # the row outlives the account: no constraint, nothing cascades into the audit
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=150)  # "user:jo", "api:cad", "system"
     action = models.CharField(max_length=60)

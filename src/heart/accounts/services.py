@@ -47,35 +47,58 @@ def create_api_client(*, name: str, scopes: list[str] | None = None) -> tuple[Ap
     return client, token
 
 
-# token -> client cache per process: intake must not pay a query per request
-_cache: dict[str, tuple[float, ApiClient | None]] = {}
+# token -> client cache per process: intake must not pay a query per request. An entry
+# is trusted only while this process hears revocations from the others (PostgreSQL
+# LISTEN, heart.live.pg): a revocation is announced on commit ("apiclient.revoked") and
+# every listening process drops its cache at once. A process that is not listening (the
+# in-process backend: SQLite, one server; or a listener that is reconnecting) looks the
+# token up on every request, so a revocation by `heart apiclient revoke` in another
+# process is refused at once there too.
+_cache: dict[str, tuple[float, int, ApiClient | None]] = {}
 _cache_lock = threading.Lock()
 CACHE_SECONDS = 30.0
+REVOKED_EVENT = "apiclient.revoked"
+
+
+def _listening_epoch() -> int | None:
+    """The current LISTEN epoch when revocations from other processes reach this one."""
+    from heart.live.broadcast import get_backend
+
+    backend = get_backend()
+    ready = getattr(backend, "ready", None)
+    if ready is None or not ready.is_set():
+        return None
+    return backend.epoch
 
 
 def client_for_token(token: str) -> ApiClient | None:
     digest = hash_token(token)
     now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(digest)
-    if hit and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
+    epoch = _listening_epoch()
+    if epoch is not None:
+        with _cache_lock:
+            hit = _cache.get(digest)
+        if hit and hit[1] == epoch and now - hit[0] < CACHE_SECONDS:
+            return hit[2]
     client = ApiClient.objects.filter(token_hash=digest, active=True).first()
     if client is not None and (
         client.last_used_at is None
         or timezone.now() - client.last_used_at > dt.timedelta(minutes=5)
     ):
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
-    with _cache_lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[digest] = (now, client)
+    if epoch is not None:
+        with _cache_lock:
+            if len(_cache) > 10_000:
+                _cache.clear()
+            _cache[digest] = (now, epoch, client)
     return client
 
 
 def revoke_api_client(*, name: str, actor: Actor) -> ApiClient:
-    """Deactivate a client's token (audited). Other server processes stop accepting it
-    when their token cache expires (CACHE_SECONDS)."""
+    """Deactivate a client's token (audited). Refused at once by this process and, on
+    commit, by every other server process (the revocation is announced to them)."""
+    from heart.live.broadcast import publish_on_commit
+
     with transaction.atomic():
         client = ApiClient.objects.select_for_update().filter(name=name).first()
         if client is None:
@@ -84,6 +107,7 @@ def revoke_api_client(*, name: str, actor: Actor) -> ApiClient:
             client.active = False
             client.save(update_fields=["active"])
             audit(actor=actor, action="apiclient.revoke", obj=client)
+        publish_on_commit(REVOKED_EVENT, {"client_id": client.pk})
     clear_token_cache()
     return client
 
@@ -91,6 +115,12 @@ def revoke_api_client(*, name: str, actor: Actor) -> ApiClient:
 def clear_token_cache() -> None:
     with _cache_lock:
         _cache.clear()
+
+
+def on_live_event(name: str, payload: dict) -> None:
+    """heart.live subscriber: a revocation anywhere empties this process's token cache."""
+    if name == REVOKED_EVENT:
+        clear_token_cache()
 
 
 def audit(*, actor: Actor, action: str, obj, data: dict | None = None, at=None) -> AuditEntry:

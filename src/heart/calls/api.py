@@ -1,50 +1,19 @@
-"""What the call records give others: consented follow-up contacts, aggregate counts.
+"""What the call records give others: aggregate counts.
 
 (Calls themselves arrive and are read through heart.intake.api, which owns the
-``/calls`` paths; dispatching them is heart.teams.api.)
+``/calls`` paths; dispatching them is heart.teams.api; the consented follow-up contacts,
+personal data read with an audit row, are heart.care.api's ``/follow-ups``.)
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
-from ninja import Router, Schema
+from ninja import Router
 
 from heart.accounts.auth import require
 from heart.apikit import ErrorOut
 from heart.calls import selectors
 
 router = Router()
-
-
-class FollowUpOut(Schema):
-    call_id: int
-    outcome: str
-    recorded_at: dt.datetime
-    contact_name: str
-    contact_phone: str
-    contact_notes: str
-    destination: str
-    referred_to: str
-
-
-@router.get("/follow-ups", response={200: list[FollowUpOut], 403: ErrorOut}, tags=["follow-up"])
-def follow_ups(request):
-    """People who consented to follow-up, with their contact details (care navigators)."""
-    require(request, "follow_up")
-    return [
-        {
-            "call_id": d.call_id,
-            "outcome": d.outcome,
-            "recorded_at": d.recorded_at,
-            "contact_name": d.contact_name,
-            "contact_phone": d.contact_phone,
-            "contact_notes": d.contact_notes,
-            "destination": d.destination,
-            "referred_to": d.referred_to,
-        }
-        for d in selectors.follow_ups()
-    ]
 
 
 @router.get("/reports/summary", response={200: dict, 403: ErrorOut}, tags=["reports"])

@@ -74,11 +74,14 @@ def log_access(
     what: str,
     ip: str | None = None,
     data: dict | None = None,
+    data_for: dict[int, dict] | None = None,
     at=None,
 ) -> None:
-    """Append one audit row per person (bulk). Never personal data in ``data``."""
+    """Append one audit row per person (bulk, one append to the chain). Never personal
+    data in ``data``; ``data_for`` adds a person's own ids (e.g. which rows were shown)."""
     at = at or timezone.now()
     ids = [person_ids] if isinstance(person_ids, int) else list(dict.fromkeys(person_ids))
+    data_for = data_for or {}
     PersonAudit.objects.bulk_create(
         [
             PersonAudit(
@@ -89,7 +92,7 @@ def log_access(
                 action=action,
                 what=what,
                 ip=ip,
-                data=data or {},
+                data={**(data or {}), **data_for.get(pid, {})},
             )
             for pid in ids
             if pid is not None

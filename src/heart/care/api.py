@@ -7,11 +7,12 @@ the API share them. Every endpoint returning person details writes a PersonAudit
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from django.http import HttpResponse
 from django.utils import timezone
-from ninja import Router, Schema, Status
-from pydantic import AwareDatetime, Field
+from ninja import Query, Router, Schema, Status
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from heart.accounts.auth import require
 from heart.apikit import ERRORS, object_or_404
@@ -22,29 +23,40 @@ from heart.care.fhir import person_bundle_json
 from heart.care.models import FollowUpTask, Person
 from heart.domain.care import RepeatSummary
 
+# every text and list input has a bound (the services check the finer rules and name
+# the field); a code, a language tag, a short label
+Code = Annotated[str, StringConstraints(max_length=40)]
+Lang = Annotated[str, StringConstraints(max_length=20)]
+MAX_LANGUAGES = 20
+NOTE_MAX = 10_000  # the service's own limit (HEART_CARE.note_max_chars) is lower
+
 router = Router(tags=["care"])
-NOTE = Field("", description="free text; at most HEART_CARE.note_max_chars (2000)")
+# mounted at the API root: GET /api/follow-ups (its path predates /api/care)
+contacts_router = Router(tags=["follow-up"])
+NOTE = Field(
+    "", max_length=NOTE_MAX, description="free text; at most HEART_CARE.note_max_chars (2000)"
+)
 
 
 # ------------------------------------------------------------------ schemas
 
 
 class PersonIn(Schema):
-    name: str = ""
-    date_of_birth: str | None = Field(None, description="YYYY-MM-DD")
-    phone: str = ""
-    address: str = ""
-    languages: list[str] = []
-    notes: str = ""
+    name: str = Field("", max_length=200)
+    date_of_birth: str | None = Field(None, max_length=20, description="YYYY-MM-DD")
+    phone: str = Field("", max_length=40)
+    address: str = Field("", max_length=300)
+    languages: list[Lang] = Field([], max_length=MAX_LANGUAGES)
+    notes: str = Field("", max_length=NOTE_MAX)
 
 
 class PersonPatch(Schema):
-    name: str | None = None
-    date_of_birth: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    languages: list[str] | None = None
-    notes: str | None = None
+    name: str | None = Field(None, max_length=200)
+    date_of_birth: str | None = Field(None, max_length=20)
+    phone: str | None = Field(None, max_length=40)
+    address: str | None = Field(None, max_length=300)
+    languages: list[Lang] | None = Field(None, max_length=MAX_LANGUAGES)
+    notes: str | None = Field(None, max_length=NOTE_MAX)
 
 
 class PersonOut(Schema):
@@ -117,10 +129,11 @@ class QueueOut(Schema):
 
 
 class AttemptIn(Schema):
-    channel: str = Field(description="phone | in_person | text")
+    channel: str = Field(max_length=40, description="phone | in_person | text")
     outcome: str = Field(
+        max_length=40,
         description="connected_to_care | declined | already_engaged | "
-        "unable_to_reach | left_message | wrong_number | callback_requested"
+        "unable_to_reach | left_message | wrong_number | callback_requested",
     )
     note: str = NOTE
     consent_share: bool | None = None
@@ -189,13 +202,13 @@ class AuditOut(Schema):
 
 
 class ProviderIn(Schema):
-    name: str
-    services: list[str]
-    hours: str = ""
-    address: str = ""
-    phone: str = ""
+    name: str = Field(max_length=200)
+    services: list[Code] = Field(max_length=20)
+    hours: str = Field("", max_length=300)
+    address: str = Field("", max_length=300)
+    phone: str = Field("", max_length=40)
     walk_in: bool = False
-    languages: list[str] = ["en"]
+    languages: list[Lang] = Field(["en"], max_length=MAX_LANGUAGES)
 
 
 class ProviderOut(Schema):
@@ -211,14 +224,14 @@ class ProviderOut(Schema):
 
 class ReferralIn(Schema):
     provider_id: int | None = None
-    service: str
+    service: str = Field(max_length=40)
     person_id: int | None = None
     task_id: int | None = None
     note: str = NOTE
 
 
 class ReferralStatusIn(Schema):
-    status: str = Field(description="accepted | declined | completed | cancelled")
+    status: str = Field(max_length=20, description="accepted | declined | completed | cancelled")
 
 
 class ReferralOut(Schema):
@@ -231,7 +244,7 @@ class ReferralOut(Schema):
 
 
 class EraseIn(Schema):
-    legal_basis: str
+    legal_basis: str = Field(max_length=500)
 
 
 def _a(request):
@@ -336,7 +349,7 @@ def link(request, encounter_id: int, payload: LinkIn):
 
 
 @router.get("/people", response={200: list[PersonOut], **ERRORS})
-def search(request, q: str = ""):
+def search(request, q: str = Query("", max_length=200)):
     return [
         _person_out(p)
         for p in selectors.search_people(actor=_a(request), q=q, ip=client_ip(request))
@@ -465,7 +478,7 @@ def _provider_out(p) -> dict:
 
 
 @router.get("/providers", response={200: list[ProviderOut], **ERRORS})
-def providers(request, service: str = ""):
+def providers(request, service: str = Query("", max_length=40)):
     require_see_people(_a(request))
     return [_provider_out(p) for p in selectors.active_providers(service=service)]
 
@@ -535,3 +548,36 @@ def before_after(request):
     """911 calls per person in the 90 days before and after first HEART contact."""
     require(request, "view_reports")
     return selectors.before_after_measure()
+
+
+# ------------------------------------------------------------------ follow-up contacts
+
+
+class FollowUpOut(Schema):
+    call_id: int
+    outcome: str
+    recorded_at: dt.datetime
+    contact_name: str
+    contact_phone: str
+    contact_notes: str
+    destination: str
+    referred_to: str
+
+
+@contacts_router.get("/follow-ups", response={200: list[FollowUpOut], **ERRORS})
+def follow_ups(request):
+    """People who consented to follow-up, with their contact details (care navigators,
+    supervisors, admins). Every row shown is audited (PersonAudit, docs/care.md)."""
+    return [
+        {
+            "call_id": d.call_id,
+            "outcome": d.outcome,
+            "recorded_at": d.recorded_at,
+            "contact_name": d.contact_name,
+            "contact_phone": d.contact_phone,
+            "contact_notes": d.contact_notes,
+            "destination": d.destination,
+            "referred_to": d.referred_to,
+        }
+        for d in services.follow_up_contacts(actor=_a(request), ip=client_ip(request))
+    ]

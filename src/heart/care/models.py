@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from heart.accounts.chain import AppendOnlyError as AppendOnlyError  # care's callers use it
+from heart.accounts.chain import HashChained
 from heart.domain.care import CHANNELS, OUTCOMES, PersonKey
 
 SERVICES = [
@@ -226,34 +228,29 @@ class PersonMerge(models.Model):
         return f"merge {self.pk}: {self.merged_id} -> {self.survivor_id}"
 
 
-class AppendOnlyError(RuntimeError):
-    pass
+class PersonAudit(HashChained):
+    """Append-only and hash-chained (heart.accounts.chain): every read and change of a
+    person record. No personal data here: the person's id, who, what (an action and a
+    place), when, from which IP."""
 
-
-class PersonAuditQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError("the person audit is append-only")
-
-    def delete(self):
-        raise AppendOnlyError("the person audit is append-only")
-
-
-class PersonAudit(models.Model):
-    """Append-only: every read and change of a person record. No personal data here:
-    the person's id, who, what (an action and a place), when, from which IP."""
+    CHAIN_FIELDS = ("person_id", "at", "actor", "actor_label", "action", "what", "ip", "data")
 
     person_id = models.BigIntegerField(db_index=True)
     at = models.DateTimeField(db_index=True)
+    # the row outlives the account: no constraint, nothing cascades into the audit
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=150)
     action = models.CharField(max_length=20)  # read | create | update | merge | unmerge | ...
     what = models.CharField(max_length=80)  # e.g. "api:person", "page:queue", "export"
     ip = models.GenericIPAddressField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)  # field NAMES changed, ids; no values
-
-    objects = PersonAuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -263,11 +260,3 @@ class PersonAudit(models.Model):
         return (
             f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} person {self.person_id}"
         )
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("the person audit is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("the person audit is append-only")

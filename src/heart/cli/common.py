@@ -39,7 +39,18 @@ def parse_date(text: str) -> dt.date:
 
 
 def django_setup() -> None:
+    """Set Django up; a refused configuration (HEART_PRODUCTION=1 without a real key …)
+    ends the command with its message, not a traceback."""
+    import sys
+
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heart.web.settings")
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        if not str(exc).startswith("HEART_PRODUCTION"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -43,11 +43,23 @@ def add_parsers(sub) -> None:
         help="migrate, seed Durham teams and one account per role, replay synthetic calls",
     )
     sv.add_argument("--no-replay", action="store_true", help="with --demo: seed only")
+    sv.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="PostgreSQL: do not start a job worker beside the server (run `heart worker`)",
+    )
     sv.add_argument("--speed", type=float, default=30.0, help="demo clock speed-up (default 30)")
     sv.add_argument(
         "--calls-per-hour", type=float, default=12.0, help="demo calls per simulated hour"
     )
     sv.set_defaults(handler=cmd_serve)
+
+    w = sub.add_parser(
+        "worker",
+        help="run scheduled jobs: a procrastinate worker (PostgreSQL) or the in-process "
+        "scheduler in the foreground (SQLite)",
+    )
+    w.set_defaults(handler=cmd_worker)
 
     m = sub.add_parser("manage", help="Django management commands (migrate, createsuperuser …)")
     m.add_argument("args", nargs=argparse.REMAINDER)
@@ -88,9 +100,7 @@ def cmd_apiclient(args: argparse.Namespace) -> int:
     except ServiceError:
         console.print(f"[red]no API client called {args.name!r}[/red]")
         return 2
-    console.print(
-        f"API client {args.name!r} revoked (takes effect within 30 s on running servers)."
-    )
+    console.print(f"API client {args.name!r} revoked (refused at once by running servers).")
     return 0
 
 
@@ -112,9 +122,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
         return 2
     replay = _start_demo(args) if args.demo else None
+    worker = None if args.no_worker else _start_worker()
     try:
         return run(host=args.host, port=args.port, workers=args.workers, console=console)
     finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(10)
+            except Exception:  # noqa: BLE001 - it is ours; make sure it is gone
+                worker.kill()
         if replay is not None:
             replay.stop()
             console.print(
@@ -123,6 +140,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def _start_worker():
+    """On PostgreSQL, a `heart worker` process beside the server (scheduled jobs); on
+    SQLite the server process runs them itself (heart.jobs)."""
+    import subprocess
+    import sys
+
+    from heart.jobs import backend_name
+
+    if backend_name() != "procrastinate":
+        return None
+    console.print("Starting a job worker (`heart worker`; --no-worker to run your own).")
+    return subprocess.Popen([sys.executable, "-m", "heart.cli", "worker"])
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    django_setup()
+    from heart.jobs import Scheduler, backend_name, registered
+
+    names = ", ".join(f"{j.name} ({j.cron})" for j in registered()) or "none"
+    if backend_name() == "procrastinate":
+        from heart.jobs.worker import run_worker
+
+        console.print(f"procrastinate worker, queue heart; jobs: {names}", highlight=False)
+        run_worker(wait=True)
+        return 0
+    import time
+
+    console.print(
+        f"in-process scheduler (SQLite; `heart serve` runs one itself); jobs: {names}",
+        highlight=False,
+    )
+    Scheduler().start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _start_demo(args: argparse.Namespace):

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from heart.accounts.auth import can, require
@@ -155,7 +155,7 @@ def post_call(request, payload: CallIn):
 
 
 @router.get("/calls", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["calls"])
-def list_calls(request, route: str | None = None):
+def list_calls(request, route: str | None = Query(None, max_length=40)):
     """Open calls, newest first (the board); ``route`` one of the engine's routes."""
     require(request, "view_calls")
     if route is not None and route not in ROUTES:
@@ -184,7 +184,7 @@ def get_call(request, call_id: int):
 
 
 class CcdOutcomeIn(Schema):
-    outcome: str = Field(description="resolved_by_phone | send_team | hand_back")
+    outcome: str = Field(max_length=40, description="resolved_by_phone | send_team | hand_back")
     notes: str = Field("", max_length=5000)
 
 

@@ -11,7 +11,9 @@ Only the parts HEART uses are modelled (other components are accepted and ignore
 * ``locationComponent``: the one the incident references, else the first with
   ``locationByValue``: a PIDF-LO with a GML geodetic point / circle (``gml:pos`` is
   "lat lon") and/or a civic address (``ca:civicAddress``).
-* ``notesComponent``: ``notesActionComments`` (HTML5) joined as the narrative.
+* ``notesComponent``: ``notesActionComments`` (HTML5) as text, joined as the narrative:
+  tags and comments dropped, entities decoded in the same parse (a tag spelled with
+  entities, ``&lt;img&gt;``, never becomes ``<img>``: see :func:`notes_text`).
 * ``callComponent``: the earliest ``callStartTimestamp`` is the received time.
 
 Errors are :class:`EidoError` with the field path (``locationComponent[0].locationByValue``).
@@ -20,10 +22,11 @@ Errors are :class:`EidoError` with the field path (``locationComponent[0].locati
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -46,18 +49,21 @@ class _Component(BaseModel):
 
 class Ref(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    ref: str = Field(alias="$ref")
+    ref: str = Field(alias="$ref", max_length=200)
+
+
+MAX_COMPONENTS = 100  # per list: far more than any incident has
 
 
 class IncidentComponent(_Component):
-    incidentTypeCommonRegistryText: str | None = None
+    incidentTypeCommonRegistryText: str | None = Field(default=None, max_length=200)
     incidentTypeInternalCode: str | None = Field(default=None, max_length=120)
     incidentTypeInternalText: str | None = Field(default=None, max_length=200)
     incidentPriorityInternalText: str | None = Field(default=None, max_length=20)
     incidentCommonPriorityNumber: int | None = None
     beatOrDispatchGroupText: str | None = Field(default=None, max_length=20)
-    internalIncidentId: str | None = None
-    locationReference: list[Ref] | None = None
+    internalIncidentId: str | None = Field(default=None, max_length=200)
+    locationReference: list[Ref] | None = Field(default=None, max_length=MAX_COMPONENTS)
 
 
 class CallComponent(_Component):
@@ -66,9 +72,9 @@ class CallComponent(_Component):
 
 
 class LocationComponent(_Component):
-    locationTypeDescriptionRegistryText: str | None = None
+    locationTypeDescriptionRegistryText: str | None = Field(default=None, max_length=200)
     locationByValue: str | None = Field(default=None, max_length=200_000)
-    locationByReferenceUrl: str | None = None
+    locationByReferenceUrl: str | None = Field(default=None, max_length=2000)
 
 
 class NotesComponent(_Component):
@@ -79,11 +85,15 @@ class EidoDocument(_Component):
     """An EIDO (NENA-STA-021) JSON document; unmodelled components are ignored."""
 
     lastUpdateTimeStamp: AwareDatetime
-    eidoVersion: str | None = None
-    incidentComponent: IncidentComponent | list[IncidentComponent] | None = None
-    callComponent: list[CallComponent] | None = None
-    locationComponent: list[LocationComponent] | None = None
-    notesComponent: list[NotesComponent] | None = None
+    eidoVersion: str | None = Field(default=None, max_length=20)
+    incidentComponent: (
+        IncidentComponent | Annotated[list[IncidentComponent], Field(max_length=MAX_COMPONENTS)]
+    ) | None = None
+    callComponent: list[CallComponent] | None = Field(default=None, max_length=MAX_COMPONENTS)
+    locationComponent: list[LocationComponent] | None = Field(
+        default=None, max_length=MAX_COMPONENTS
+    )
+    notesComponent: list[NotesComponent] | None = Field(default=None, max_length=MAX_COMPONENTS)
 
 
 class EidoError(ValueError):
@@ -105,7 +115,43 @@ class EidoCall:
 GML = "{http://www.opengis.net/gml}"
 CIVIC = "{urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr}"
 _CIVIC_ORDER = ("HNO", "HNS", "PRD", "RD", "STS", "POD", "A3", "A1", "PC")
-_TAG = re.compile(r"<[^>]+>")
+# a "<" that would open markup in the decoded text: a letter, "/", "!" or "?" follows
+_MARKUP_START = re.compile(r"<(?=[A-Za-z/!?])")
+_SKIP_CONTENT = frozenset({"script", "style", "template"})
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_CONTENT:
+            self._skip += 1
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_CONTENT and self._skip:
+            self._skip -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def notes_text(html_text: str) -> str:
+    """The text of an EIDO note (HTML5): tags, comments and script/style content dropped,
+    entities decoded by the same parse, whitespace collapsed. Decoded text that would
+    read as markup keeps a harmless angle quote instead of its "<" (``&lt;img&gt;`` ->
+    "‹img>"), so no stored narrative holds a tag, whoever renders it later; a plain
+    "SBP < 90" stays as written."""
+    parser = _TextOf()
+    parser.feed(html_text)
+    parser.close()
+    text = " ".join("".join(parser.parts).split())
+    return _MARKUP_START.sub("\u2039", text)
 
 
 def parse_pidf_lo(text: str, path: str) -> tuple[float | None, float | None, str]:
@@ -194,10 +240,7 @@ def to_call(doc: EidoDocument) -> EidoCall:
         )
     )
 
-    notes = [
-        " ".join(html.unescape(_TAG.sub(" ", n.notesActionComments)).split())
-        for n in doc.notesComponent or []
-    ]
+    notes = [notes_text(n.notesActionComments) for n in doc.notesComponent or []]
     narrative = " / ".join(n for n in notes if n) or None
     return EidoCall(
         incident_id=doc.id,

@@ -58,6 +58,9 @@ class PostgresBackend(Backend):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.ready = threading.Event()  # set once LISTEN is active (tests, bench)
+        # +1 each time LISTEN is (re)established: what a process cached while it was not
+        # listening may have missed a notification (accounts' token cache checks it)
+        self.epoch = 0
 
     def send(self, name: str, payload: dict) -> None:
         from django.db import connection
@@ -86,6 +89,7 @@ class PostgresBackend(Backend):
             try:
                 with psycopg.connect(**kwargs, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self.epoch += 1
                     self.ready.set()
                     delay = 0.5
                     while not self._stop.is_set():

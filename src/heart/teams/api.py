@@ -154,7 +154,8 @@ class TeamOut(Schema):
 
 class StatusIn(Schema):
     status: str = Field(
-        description="available, dispatched, en_route, on_scene, transporting, clearing, out_of_service"
+        max_length=20,
+        description="available, dispatched, en_route, on_scene, transporting, clearing, out_of_service",
     )
     note: str = Field("", max_length=300)
 
@@ -179,7 +180,8 @@ class BackupOut(Schema):
 
 class DispositionIn(Schema):
     outcome: str = Field(
-        description="resolved_on_scene | transported | referred | refused | unable_to_locate | police_took_over"
+        max_length=40,
+        description="resolved_on_scene | transported | referred | refused | unable_to_locate | police_took_over",
     )
     destination: str = Field("", max_length=200)
     referred_to: str = Field("", max_length=200)
@@ -228,8 +230,8 @@ class TeamIn(Schema):
 
 
 class MemberIn(Schema):
-    username: str
-    discipline: str
+    username: str = Field(max_length=150)
+    discipline: str = Field(max_length=20)
 
 
 class ShiftIn(Schema):

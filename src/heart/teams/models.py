@@ -175,7 +175,11 @@ class Position(models.Model):
     heading_deg = models.FloatField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["team", "recorded_at"])]
+        indexes = [
+            models.Index(fields=["team", "recorded_at"]),
+            # the retention purge (teams.services.purge_positions) reads by age
+            models.Index(fields=["received_at"], name="teams_position_received"),
+        ]
 
     def __str__(self) -> str:
         return f"team {self.team_id} @ {self.recorded_at:%H:%M:%S}"

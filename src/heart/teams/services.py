@@ -1135,3 +1135,41 @@ def pair_co_response(
     assert done.pairing is not None
     done.pairing.route_override = done.override
     return done.pairing
+
+
+def purge_positions(*, older_than_days: float | None = None, now: dt.datetime | None = None) -> int:
+    """Delete GPS history stored more than ``older_than_days`` ago (default
+    ``HEART_GPS_RETENTION_DAYS``, 90): the scheduled job ``teams.purge_positions``. Each
+    team's latest position stays on the team. Batches keep each transaction short; the
+    purge is audited (how many, the cut-off). Safe to run again."""
+    from heart.accounts.models import AuditEntry
+
+    days = float(
+        older_than_days
+        if older_than_days is not None
+        else getattr(settings, "HEART_GPS_RETENTION_DAYS", 90)
+    )
+    if days <= 0:
+        raise Invalid("older_than_days: must be positive", path="older_than_days")
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Position.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
+                    :10_000
+                ]
+            )
+            if not ids:
+                break
+            deleted, _ = Position.objects.filter(pk__in=ids).delete()
+            total += deleted
+    if total:
+        AuditEntry.objects.create(
+            actor_label=SYSTEM.label,
+            action="positions.purged",
+            object_type="position",
+            object_id="*",
+            data={"deleted": total, "cutoff": cutoff.isoformat(), "days": days},
+        )
+    return total

@@ -11,19 +11,74 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from heart.accounts.auth import AUTH
 from heart.calls.api import router as calls_router
+from heart.care.api import contacts_router as care_contacts_router
 from heart.care.api import router as care_router
 from heart.errors import ServiceError
 from heart.intake.api import router as intake_router
 from heart.intake.eido import EidoError
 from heart.teams.api import router as teams_router
 
+NESTED_TOO_DEEP = "JSON nested too deeply"
+
+
+class BodyTooDeep(ValueError):
+    """A request body nested deeper than the parser will follow (about 1,000 levels)."""
+
+
+class NulInBody(ValueError):
+    """A NUL character in a string of the body: no database column can store it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: contains a NUL character")
+        self.path = path
+
+
+def _nul_path(value, path: str = "") -> str | None:
+    """Where the first NUL is (a field path like ``members[0].username``), or None."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "body"
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if "\x00" in str(k):
+                    return where or "body"
+                stack.append((v, f"{where}.{k}" if where else str(k)))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+    return None
+
+
+class JsonBodyParser(Parser):
+    """ninja's JSON parser, refusing what no endpoint may take: bodies nested too deep
+    to parse (json raises RecursionError, which would end as an HTML 500) and NUL
+    characters in any string, on every database (PostgreSQL cannot store them, SQLite
+    would). Only a body that spells a NUL escape is walked to find it."""
+
+    def parse_body(self, request):
+        try:
+            data = super().parse_body(request)
+        except RecursionError:
+            raise BodyTooDeep(NESTED_TOO_DEEP) from None
+        if b"\\u0000" in request.body:
+            where = _nul_path(data)
+            if where is not None:
+                raise NulInBody(where)
+        return data
+
+
 api = NinjaAPI(
+    parser=JsonBodyParser(),
     title="HEART live operations API",
     version="1",
     description=(
@@ -38,6 +93,7 @@ api.add_router("/", intake_router)
 api.add_router("/", calls_router)
 api.add_router("/", teams_router)
 api.add_router("/care/", care_router)
+api.add_router("/", care_contacts_router)
 
 
 def _error(request, status: int, detail: str, errors: list[dict] | None = None, code: str = ""):
@@ -89,14 +145,42 @@ def _eido(request, exc: EidoError):
 
 @api.exception_handler(HttpError)
 def _http(request, exc: HttpError):
+    if isinstance(exc.__cause__, NulInBody):
+        path = exc.__cause__.path
+        return _error(
+            request,
+            422,
+            str(exc.__cause__),
+            [{"path": path, "problem": "contains a NUL character"}],
+        )
+    if isinstance(exc.__cause__, BodyTooDeep):
+        return _too_deep(request, exc.__cause__)
     if exc.status_code == 400 and "parse request body" in str(exc):
         try:
             json.loads(request.body)
             problem = "not a JSON object of the expected shape"
         except (ValueError, UnicodeDecodeError) as e:
             problem = f"not valid JSON ({e})"
+        except RecursionError:
+            problem = NESTED_TOO_DEEP
         return _error(request, 400, f"body: {problem}", [{"path": "body", "problem": problem}])
     return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(BodyTooDeep)
+@api.exception_handler(RecursionError)
+def _too_deep(request, exc):
+    problem = f"{NESTED_TOO_DEEP} (at most a few hundred levels)"
+    return _error(request, 400, f"body: {problem}", [{"path": "body", "problem": problem}])
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    problem = f"the request body is larger than {limit:,} bytes"
+    return _error(request, 413, f"body: {problem}", [{"path": "body", "problem": problem}])
 
 
 @api.exception_handler(AuthenticationError)
@@ -107,7 +191,10 @@ def _unauth(request, exc):
 
 
 @api.exception_handler(DataError)
-def _data(request, exc):  # a value the database cannot store (should be caught earlier)
+@api.exception_handler(OverflowError)
+def _data(request, exc):
+    # a value the database cannot store: PostgreSQL says DataError, SQLite's driver
+    # raises OverflowError for an integer beyond 64 bits (e.g. an id in the path)
     return _error(request, 422, "a value cannot be stored (out of range or invalid characters)")
 
 

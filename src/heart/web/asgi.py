@@ -18,8 +18,14 @@ def _start_background_work() -> None:
     from django.conf import settings
 
     from heart.events.bus import start_sweeper
+    from heart.jobs import start_in_process_scheduler
+    from heart.live.broadcast import get_backend
 
     start_sweeper(settings.HEART_EVENT_SWEEP_SECONDS)
+    # hear other processes' events from the start (token revocations included), not
+    # only once a screen connects
+    get_backend().start_listening()
+    start_in_process_scheduler()  # scheduled jobs on SQLite (PostgreSQL: `heart worker`)
 
 
 _start_background_work()

@@ -2,6 +2,8 @@
 
 DATABASE_URL  e.g. postgres://postgres@127.0.0.1:5432/test; unset: SQLite file var/heart.sqlite3
 HEART_SECRET_KEY, HEART_DEBUG, HEART_ALLOWED_HOSTS (comma-separated), HEART_DATA_DIR
+HEART_PRODUCTION=1: refuse to start without a real key and host names; HTTPS-only cookies,
+HSTS, redirect to HTTPS (docs/operations.md, "Production settings")
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from heart.web import production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("HEART_DATA_DIR", Path.cwd() / "var"))
 
-DEBUG = os.environ.get("HEART_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("HEART_SECRET_KEY") or "dev-only-not-secret-set-HEART_SECRET_KEY"
+PRODUCTION = production.flag(os.environ, "HEART_PRODUCTION")
+if PRODUCTION and (_problems := production.problems(os.environ)):
+    raise ImproperlyConfigured(
+        "HEART_PRODUCTION=1 refuses these settings:\n  - " + "\n  - ".join(_problems)
+    )
+DEBUG = production.flag(os.environ, "HEART_DEBUG")
+# development without a key: a random one made once in DATA_DIR (never a published default)
+SECRET_KEY = os.environ.get("HEART_SECRET_KEY") or production.development_secret_key(DATA_DIR)
 ALLOWED_HOSTS = [
-    h for h in os.environ.get("HEART_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h
+    h.strip()
+    for h in os.environ.get(
+        "HEART_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1"
+    ).split(",")
+    if h.strip()
 ]
 
 INSTALLED_APPS = [
@@ -27,6 +43,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # the API docs page from local static files (no CDN, CSP-clean)
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "heart.accounts",
     "heart.events",
     "heart.calls",
@@ -40,13 +61,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "heart.accounts.middleware.SessionPolicyMiddleware",  # idle timeout, second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 page
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "heart.web.urls"
@@ -107,6 +136,7 @@ STATICFILES_DIRS = [
     if d.is_dir()
 ]
 LOGIN_REDIRECT_URL = "home"
+LOGIN_URL = "login"
 
 HEART_PROGRAM = os.environ.get("HEART_PROGRAM", "durham-heart-2023")
 
@@ -138,3 +168,106 @@ HEART_CARE: dict = {}  # e.g. {"follow_up_due_hours": 48, "max_failed_attempts":
 # the event stream (heart.events): seconds between retries of pending deliveries in each
 # server process (0: only `heart manage deliver_events`)
 HEART_EVENT_SWEEP_SECONDS = float(os.environ.get("HEART_EVENT_SWEEP_SECONDS", "30"))
+
+# ---------------------------------------------------------------- security (issue 11)
+# docs/operations.md explains each; README "Security" summarises.
+
+# request bodies: a bigger one gets 413 (JSON on the API); intake bodies are a few KB
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HEART_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
+
+# sessions: an idle limit per role (accounts.middleware) inside an absolute one (a shift)
+SESSION_COOKIE_AGE = int(float(os.environ.get("HEART_SESSION_MAX_HOURS", "12")) * 3600)
+HEART_IDLE_MINUTES = float(os.environ.get("HEART_IDLE_MINUTES", "30"))  # desk roles
+# responders: a phone in a pocket through a quiet stretch of the shift stays signed in
+HEART_RESPONDER_IDLE_MINUTES = float(os.environ.get("HEART_RESPONDER_IDLE_MINUTES", "240"))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # the pages' scripts read the token from <meta name=csrf-token>
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("HEART_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if os.environ.get("HEART_PROXY_SSL_HEADER"):  # behind a TLS proxy, e.g. X-Forwarded-Proto
+    _header = os.environ["HEART_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_header}", "https")
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = production.flag(os.environ, "HEART_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's plain-HTTP probe
+    SECURE_HSTS_SECONDS = int(os.environ.get("HEART_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = production.flag(os.environ, "HEART_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = production.flag(os.environ, "HEART_HSTS_PRELOAD", True)
+
+
+def _tile_origin(url: str) -> list[str]:
+    """The map tile server's origin, for img-src ({s} subdomains become a wildcard)."""
+    if not url:
+        return []
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.replace("{s}", "*"))
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme and parts.netloc else []
+
+
+# Content-Security-Policy on every response (django-csp): scripts and styles only from
+# this site's static files, never inline; violations are reported to /csp-report.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *_tile_origin(os.environ.get("HEART_MAP_TILES", ""))],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "report-uri": ["/csp-report"],
+        **({"upgrade-insecure-requests": True} if PRODUCTION else {}),
+    }
+}
+
+# sign-in throttling (django-axes): a user at one address is locked after
+# HEART_LOGIN_FAILURE_LIMIT failures, an address after HEART_LOGIN_ADDRESS_FAILURE_LIMIT
+# (a 911 center's desks share one address); the wait doubles with every further failure
+AXES_HANDLER = "heart.accounts.lockout.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = int(os.environ.get("HEART_LOGIN_FAILURE_LIMIT", "5"))
+HEART_LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("HEART_LOGIN_ADDRESS_FAILURE_LIMIT", "50"))
+AXES_COOLOFF_TIME = "heart.accounts.lockout.cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True
+HEART_LOGIN_COOLOFF_MINUTES = float(os.environ.get("HEART_LOGIN_COOLOFF_MINUTES", "5"))
+HEART_LOGIN_COOLOFF_MAX_MINUTES = float(os.environ.get("HEART_LOGIN_COOLOFF_MAX_MINUTES", "60"))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "heart.accounts.lockout.lockout_response"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    (f"HTTP_{os.environ['HEART_CLIENT_IP_HEADER'].upper().replace('-', '_')}", "REMOTE_ADDR")
+    if os.environ.get("HEART_CLIENT_IP_HEADER")  # e.g. X-Forwarded-For behind a proxy
+    else ("REMOTE_ADDR",)
+)
+AXES_VERBOSE = False
+
+# second factor (django-otp, TOTP): optional for everyone; required for these roles when
+# HEART_REQUIRE_OTP=1. Whoever has enrolled a device must use it at every sign-in.
+HEART_REQUIRE_OTP = production.flag(os.environ, "HEART_REQUIRE_OTP")
+HEART_OTP_ROLES = [
+    r.strip() for r in os.environ.get("HEART_OTP_ROLES", "supervisor,admin").split(",") if r.strip()
+]
+OTP_TOTP_ISSUER = os.environ.get("HEART_OTP_ISSUER", "HEART")
+
+# the audit trail (accounts.AuditEntry, care.PersonAudit): append-only, hash-chained;
+# `heart manage verify_audit` checks the chains
+
+# scheduled jobs (heart.jobs): PostgreSQL runs them with procrastinate workers (`heart
+# worker`, started by `heart serve`); SQLite from a thread in the server process
+HEART_JOBS_BACKEND = os.environ.get("HEART_JOBS_BACKEND", "auto")  # auto | procrastinate | thread
+HEART_GPS_RETENTION_DAYS = float(os.environ.get("HEART_GPS_RETENTION_DAYS", "90"))
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # its migrations are PostgreSQL SQL; last, so every app has registered its jobs
+    INSTALLED_APPS.append("procrastinate.contrib.django")
+    PROCRASTINATE_ON_APP_READY = "heart.jobs.worker.register_tasks"
+    PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""

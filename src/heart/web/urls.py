@@ -1,14 +1,31 @@
 """Every URL of the service: the API root, the admin, sign-in, and each app's pages."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from heart.web import views
 from heart.web.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("heart.accounts.urls")),
+    # sign-in, sign-out, change password (no reset by e-mail: the service sends no mail;
+    # an admin sets a new password)
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("csp-report", views.csp_report, name="csp-report"),
     path("calls/", include("heart.intake.urls")),
     path("care/", include("heart.care.urls")),
     path("plan/", include("heart.planning.urls")),

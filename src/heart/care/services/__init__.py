@@ -12,6 +12,7 @@ erasure).
 
 from heart.care.config import rules
 from heart.care.services.encounters import (
+    follow_up_contacts,
     link_encounter,
     record_consent,
     record_encounter_from_ccd_outcome,
@@ -36,6 +37,7 @@ __all__ = [
     "create_referral",
     "erase_person",
     "export_person",
+    "follow_up_contacts",
     "link_encounter",
     "log_attempt",
     "merge_people",

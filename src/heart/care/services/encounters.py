@@ -12,8 +12,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
+from heart.accounts.models import AuditEntry
+from heart.calls import selectors as call_selectors
 from heart.calls.models import CcdOutcome, Disposition
-from heart.care.access import log_access, require_see_people
+from heart.care.access import log_access, require_follow_up, require_see_people
 from heart.care.config import rules
 from heart.care.models import Encounter, FollowUpTask
 from heart.care.services.people import person_from_contact
@@ -163,3 +165,50 @@ def link_encounter(
             data={"encounter_id": enc.pk, "from": before, "to": p.pk},
         )
     return enc
+
+
+def follow_up_contacts(*, actor: Actor, ip: str | None = None, limit: int = 200) -> list:
+    """The consented follow-up contacts of the latest dispositions (GET /api/follow-ups):
+    names, phones and notes, so every row shown is audited.
+
+    Each row is the contact of the person its encounter links to; a disposition whose
+    encounter is not recorded yet (its event still pending) is recorded now through the
+    same idempotent hook, so the person the contact names exists and the read lands in
+    that person's audit (PersonAudit, with the disposition ids shown). A row that names
+    nobody (no name, no phone) has no person to file it under: the listing itself is an
+    AuditEntry ("follow_ups.read") with every disposition id shown."""
+    require_follow_up(actor)
+    rows = list(call_selectors.follow_ups(limit=limit))
+    ids = [d.pk for d in rows]
+    linked = dict(
+        Encounter.objects.filter(disposition_id__in=ids).values_list("disposition_id", "person_id")
+    )
+    for d in rows:
+        if d.pk not in linked:
+            linked[d.pk] = record_encounter_from_disposition(disposition=d, actor=actor).person_id
+    shown: dict[int, list[int]] = {}
+    for d in rows:
+        if linked.get(d.pk) is not None:
+            shown.setdefault(linked[d.pk], []).append(d.pk)
+    with transaction.atomic():
+        log_access(
+            actor=actor,
+            person_ids=list(shown),
+            action="read",
+            what="api:follow-ups",
+            ip=ip,
+            data_for={pid: {"disposition_ids": dids} for pid, dids in shown.items()},
+        )
+        AuditEntry.objects.create(
+            actor=actor.user,
+            actor_label=actor.label,
+            action="follow_ups.read",
+            object_type="disposition",
+            object_id="*",
+            data={
+                "disposition_ids": ids,
+                "without_person": [d for d in ids if linked.get(d) is None],
+                "ip": ip or "",
+            },
+        )
+    return rows

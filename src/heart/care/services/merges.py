@@ -35,6 +35,8 @@ def merge_people(
         raise Invalid("duplicate_id: cannot merge a person into themselves", path="duplicate_id")
     now = now or timezone.now()
     with transaction.atomic():
+        for pk, path in ((survivor_id, "survivor_id"), (duplicate_id, "duplicate_id")):
+            get_by_pk(Person, pk, path, "person")  # an unknown id is a 404, lock or not
         # lock both rows (in id order, so two merges never deadlock), THEN check them:
         # a check before the lock let "B into A" and "A into B" both go through at once
         list(

@@ -40,6 +40,8 @@ def parse_date_of_birth(value, *, path: str = "date_of_birth", today: dt.date | 
 
 def clean_text(value: str, *, path: str, max_len: int) -> str:
     value = (value or "").strip()
+    if "\x00" in value:  # PostgreSQL cannot store it; SQLite must not either
+        raise Invalid(f"{path}: contains a NUL character", path=path)
     if len(value) > max_len:
         raise Invalid(f"{path}: {len(value)} characters, at most {max_len} allowed", path=path)
     return value

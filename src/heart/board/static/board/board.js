@@ -15,9 +15,9 @@
   document.body.dataset.events = "0";
 
   // ------------------------------------------------------------ helpers
-  function csrf() {
-    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
+  function csrf() {  // the cookie is HttpOnly: the page carries the token
+    const m = document.querySelector("meta[name=csrf-token]");
+    return m ? m.content : "";
   }
   async function getJSON(url) {
     const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -40,6 +40,8 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
+  // Leaflet inserts a string tooltip as HTML: every tooltip is a node holding text
+  function textNode(text, cls) { return el("span", cls || null, text == null ? "" : String(text)); }
   function teamName(id) { const t = teams.get(id); return t ? t.name : "#" + id; }
   function fmtElapsed(ms) {
     const s = Math.max(0, Math.floor(ms / 1000));
@@ -64,7 +66,7 @@
     const layer = L.geoJSON(fc, {
       style: (f) => ({ color: f.properties.key === "city" ? "#7aa2ff" : "#c8a2ff", weight: 2,
                        fillOpacity: f.properties.key === "city" ? 0.06 : 0.03, dashArray: f.properties.key === "city" ? null : "6 6" }),
-      onEachFeature: (f, l) => l.bindTooltip(f.properties.label || f.properties.key),
+      onEachFeature: (f, l) => l.bindTooltip(textNode(f.properties.label || f.properties.key)),
     }).addTo(map);
     map.invalidateSize();
     try { map.fitBounds(layer.getBounds(), { padding: [10, 10] }); } catch (e) { /* empty */ }
@@ -84,7 +86,8 @@
     }
     m.setLatLng([c.lat, c.lon]);
     m.setStyle({ fillColor: color });
-    m.bindTooltip(`#${c.id} ${c.nature} (${c.route})`);
+    const tip = textNode(`#${c.id} ${c.nature || ""} (${c.route})`, "call-tip");
+    if (m.getTooltip()) m.setTooltipContent(tip); else m.bindTooltip(tip);
   }
   function placeTeam(t) {
     let m = teamMarkers.get(t.id);
@@ -92,11 +95,12 @@
     const color = STATUS_COLOR[t.status] || "#fff";
     if (!m) {
       m = L.circleMarker([t.lat, t.lon], { radius: 11, color: "#fff", weight: 3, fillColor: color, fillOpacity: 1 });
-      m.bindTooltip(t.name, { permanent: true, direction: "right", className: "team-label" });
+      m.bindTooltip(textNode(t.name), { permanent: true, direction: "right", className: "team-label" });
       m.addTo(map);
       teamMarkers.set(t.id, m);
     }
     m.setLatLng([t.lat, t.lon]);
+    m.setTooltipContent(textNode(t.name));
     m.setStyle({ fillColor: color, dashArray: t.position_stale ? "3 3" : null });
   }
 

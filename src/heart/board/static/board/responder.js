@@ -27,7 +27,7 @@
   // device GPS -> POST /api/avl in small batches (only when the browser allows it)
   if (!navigator.geolocation) return;
   const fixes = [];
-  const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  const csrf = () => (document.querySelector("meta[name=csrf-token]") || {}).content || "";
   navigator.geolocation.watchPosition((pos) => {
     fixes.push({ lon: pos.coords.longitude, lat: pos.coords.latitude,
       recorded_at: new Date(pos.timestamp).toISOString(),
@@ -38,7 +38,7 @@
     if (!fixes.length) return;
     const batch = fixes.splice(0, fixes.length);
     fetch("/api/avl", { method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf()) },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify({ fixes: batch }) }).catch(() => {});
   }, 10000);
 })();
