@@ -274,6 +274,8 @@ class Mention:
     phrase: str
     counted: bool
     why_not: str = ""  # "negated", "self-directed", "historical"
+    start: int = 0  # token span in tokenize(text, shorthand)
+    end: int = 0
 
 
 def find_mentions(
@@ -308,13 +310,13 @@ def find_mentions(
             continue
         phrase = " ".join(tokens[i:end])
         if _negated_before(tokens, i, rules) or _negated_after(tokens, end, rules):
-            mentions.append(Mention(phrase_set.kind, phrase, False, "negated"))
+            mentions.append(Mention(phrase_set.kind, phrase, False, "negated", i, end))
         elif not phrase_set.history_counts and _historical(tokens, i, rules):
-            mentions.append(Mention(phrase_set.kind, phrase, False, "historical"))
+            mentions.append(Mention(phrase_set.kind, phrase, False, "historical", i, end))
         elif phrase_set.self_directed_ok and _self_directed(tokens, end, rules):
-            mentions.append(Mention(phrase_set.kind, phrase, False, "self-directed"))
+            mentions.append(Mention(phrase_set.kind, phrase, False, "self-directed", i, end))
         else:
-            mentions.append(Mention(phrase_set.kind, phrase, True))
+            mentions.append(Mention(phrase_set.kind, phrase, True, "", i, end))
         i = end
     return mentions
 
