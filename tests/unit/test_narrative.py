@@ -273,7 +273,8 @@ def test_the_call_types_own_name_is_read(durham_2022, type_text, code, route):
     assert d.route == route
     if code:
         assert code in d.codes
-        assert type_text in d.reasons[1].text or "CRISIS" in d.reasons[1].text
+        assert d.reasons[1].text.startswith("The call type names ")
+        assert "code or description" in d.reasons[1].text
 
 
 def test_the_call_type_code_itself_is_read(tmp_path):
@@ -400,3 +401,20 @@ def test_mistakes_in_the_exclusion_lists_name_the_key(tmp_path, old, new, key, p
     with pytest.raises(ProgramError) as err:
         load_program(path)
     assert f": {key}: " in str(err.value) and problem in str(err.value), str(err.value)
+
+
+def test_every_exclusion_code_is_known_to_planning(durham_2022):
+    """Planning counts a call with any of these codes as not eligible: the list must hold
+    every code an exclusion can give (a medical emergency included)."""
+    from heart.domain.triage import EXCLUDING_CODES
+
+    given = set()
+    for narrative, kw in [
+        ("has a knife, punched him, overdosed", {}),
+        (None, {"weapon_flag": True, "violence_flag": True}),
+        (None, {"type_text": "MAJOR DIST (VIOLENCE) WPN OVERDOSE"}),
+    ]:
+        given |= set(decide(durham_2022, call(narrative, **kw)).codes)
+    given -= {"nature_eligible", "route_standard"}
+    assert given <= set(EXCLUDING_CODES)
+    assert set(EXCLUDING_CODES) - given == {"priority_excluded"}  # tested with its own rule

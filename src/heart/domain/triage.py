@@ -124,6 +124,21 @@ ELIGIBLE_ONLY_FACTS: Mapping[str, object] = MappingProxyType(
 )
 
 
+# The reason codes that mean an eligible call type was excluded (planning counts such a
+# call as not eligible); one home, next to the rules that give them.
+EXCLUDING_CODES: tuple[str, ...] = (
+    "weapon_flag",
+    "weapon_in_call_type",
+    "weapon_in_narrative",
+    "violence_flag",
+    "violence_in_call_type",
+    "violence_in_narrative",
+    "medical_in_call_type",
+    "medical_in_narrative",
+    "priority_excluded",
+)
+
+
 class TriageInputError(ValueError):
     """The call cannot be triaged as given (e.g. a time without a zone)."""
 
@@ -505,9 +520,8 @@ def _exclusion_reasons(program: Program, facts: CallFacts) -> list[Reason]:
             out.append(
                 Reason(
                     f"{kind}_in_call_type",
-                    f"The call type's own name says {what} (\u201c{phrase}\u201d in "
-                    f"\u201c{facts.nature}\u201d or its description), so no team or phone "
-                    "clinician takes it.",
+                    f"The call type names {what} in its code or description "
+                    f"(\u201c{phrase}\u201d), so no team or phone clinician takes it.",
                 )
             )
         elif evidence is Evidence.NARRATIVE:
