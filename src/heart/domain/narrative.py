@@ -46,7 +46,9 @@ def raw_tokens(text: str) -> list[str]:
     """Lower-case word tokens; a word written with a slash keeps it ("w/", "si/"); a
     possessive loses its 's ("a woman's arm" -> "a woman arm")."""
     tokens = _TOKEN.findall(text.lower().replace("\u2019", "'"))
-    return [t[:-2] if t.endswith("'s") else t for t in tokens]
+    if "'s" in text or "\u2019s" in text or "'S" in text:
+        return [t[:-2] if t.endswith("'s") else t for t in tokens]
+    return tokens
 
 
 def tokenize(text: str, shorthand: Shorthand | None = None) -> list[str]:
@@ -54,7 +56,9 @@ def tokenize(text: str, shorthand: Shorthand | None = None) -> list[str]:
     tokens = raw_tokens(text)
     if shorthand is not None and shorthand.table:
         tokens = shorthand.rewrite(tokens)
-    return [t[:-1] if t.endswith("/") and len(t) > 1 else t for t in tokens]
+    if "/" in text:
+        return [t[:-1] if t.endswith("/") and len(t) > 1 else t for t in tokens]
+    return tokens
 
 
 def phrase_of(text: str) -> Phrase:
@@ -98,17 +102,22 @@ class Shorthand:
         return cls(parsed, _by_first_token(parsed))
 
     def rewrite(self, tokens: list[str]) -> list[str]:
-        out: list[str] = []
-        i = 0
         index = self.index
-        while i < len(tokens):
-            key = _longest_at(tokens, i, index) if tokens[i] in index else None
+        hits = [i for i, t in enumerate(tokens) if t in index]  # usually none or a few
+        if not hits:
+            return tokens
+        out: list[str] = []
+        done = 0  # tokens before this index are in `out`
+        for i in hits:
+            if i < done:
+                continue  # inside a key already rewritten
+            key = _longest_at(tokens, i, index)
             if key is None:
-                out.append(tokens[i])
-                i += 1
-            else:
-                out.extend(self.table[key])
-                i += len(key)
+                continue
+            out.extend(tokens[done:i])
+            out.extend(self.table[key])
+            done = i + len(key)
+        out.extend(tokens[done:])
         return out
 
 
@@ -293,21 +302,19 @@ def find_mentions(
         tokens = tokenize(text, shorthand)
     mentions: list[Mention] = []
     index = phrase_set.index
-    n = len(tokens)
-    i = 0
-    while i < n:
-        candidates = index.get(tokens[i])
-        if not candidates:
-            i += 1
+    # only the tokens that can start a match are visited (a few per narrative)
+    starts = [i for i, t in enumerate(tokens) if t in index]
+    done = 0  # a match ends here: starts before it are inside the match
+    for i in starts:
+        if i < done:
             continue
-        span = _match(tokens, i, candidates, phrase_set, rules)
+        span = _match(tokens, i, index[tokens[i]], phrase_set, rules)
         if span is None:
-            i += 1
             continue
         end, role = span
+        done = end
         if role == _NOT:
-            i = end  # another sense of the word ("panic attack"): skip it whole
-            continue
+            continue  # another sense of the word ("panic attack"): skip it whole
         phrase = " ".join(tokens[i:end])
         if _negated_before(tokens, i, rules) or _negated_after(tokens, end, rules):
             mentions.append(Mention(phrase_set.kind, phrase, False, "negated", i, end))
@@ -317,7 +324,6 @@ def find_mentions(
             mentions.append(Mention(phrase_set.kind, phrase, False, "self-directed", i, end))
         else:
             mentions.append(Mention(phrase_set.kind, phrase, True, "", i, end))
-        i = end
     return mentions
 
 

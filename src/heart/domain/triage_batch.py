@@ -260,7 +260,17 @@ def _exclusion_ids(
     judged by :func:`triage.combine_exclusions` from text evidence computed once per
     distinct narrative and per call type; other calls get id 0 (folded anyway).
     """
-    narratives = df.get_column("narrative").unique(maintain_order=True).to_list()
+    # only the eligible calls are read: a real export's narratives are nearly all
+    # distinct, and most of its calls are of types the program does not take
+    sub = df.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at"),
+        "f_nature",
+        "narrative",
+        "priority",
+        "weapon_flag",
+        "violence_flag",
+    ).filter(eligible)
+    narratives = sub.get_column("narrative").unique(maintain_order=True).to_list()
     narrative_id = pl.col("narrative").replace_strict(
         {n: i for i, n in enumerate(narratives) if n is not None},
         default=len(narratives),
@@ -270,7 +280,7 @@ def _exclusion_ids(
     excluded_priorities = sorted(rule.excluded) if rule is not None else []
     if excluded_priorities:
         table = {}
-        for value in df.get_column("priority").unique().to_list():
+        for value in sub.get_column("priority").unique().to_list():
             shown = normalise_priority(value)
             if shown in excluded_priorities:
                 table[value] = excluded_priorities.index(shown) + 1
@@ -291,15 +301,13 @@ def _exclusion_ids(
         * 3
         + flag_code("weapon_flag")
     ) * 3 + flag_code("violence_flag")
-    df = df.with_columns(pl.when(eligible).then(combo).otherwise(-1).alias("_excl_combo"))
+    combos = sub.select(combo.alias("combo")).get_column("combo")
     flags = (None, False, True)
     ids: dict[ExclusionFacts, int] = {_BLANK_EXCLUSIONS: 0}  # equal outcomes share an id
-    table: dict[int, int] = {-1: 0}
+    table = {}
     said: dict[int, TextEvidence] = {}  # per narrative index
     typed: dict[int, TextEvidence] = {}  # per nature index
-    for value in df.get_column("_excl_combo").unique().to_list():
-        if value < 0:
-            continue
+    for value in combos.unique().to_list():
         rest, violence = divmod(value, 3)
         rest, weapon = divmod(rest, 3)
         rest, narrative = divmod(rest, n_narratives)
@@ -319,10 +327,12 @@ def _exclusion_ids(
             priority=excluded_priorities[priority - 1] if priority else None,
         )
         table[value] = ids.setdefault(ex, len(ids))
-    df = df.with_columns(
-        pl.col("_excl_combo").replace_strict(table, return_dtype=pl.UInt32).alias("f_exclusion")
-    )
-    return df, list(ids)
+    codes = np.zeros(df.height, dtype=np.uint32)  # 0: no exclusion (every other call)
+    if sub.height:
+        codes[sub.get_column("_at").to_numpy()] = combos.replace_strict(
+            table, return_dtype=pl.UInt32
+        ).to_numpy()
+    return df.with_columns(pl.Series("f_exclusion", codes)), list(ids)
 
 
 class _Decoder:
