@@ -1,6 +1,7 @@
 """Benchmark: `heart triage` on 1,000,000 synthetic Durham-like calls vs a plain DuckDB read.
 
-    .venv/bin/python bench/bench_triage.py [--calls 1000000] [--repeat 3]
+    .venv/bin/python bench/bench_triage.py [--calls 1000000] [--repeat 3] \
+        [--baseline-src OLD/src] [--distinct-narratives]
 
 Generates the calls once (natures drawn from the 149 Durham CAD codes in
 ../shared/data/durham/cad_nature_grouping.csv plus the newer PANHANDLING OR NUISANCE;
@@ -14,6 +15,12 @@ then times whole processes, alternating, in the same run:
             into an Arrow table (`SELECT * FROM read_csv(…, all_varchar=true)`)
 
 and prints wall time (median of the repeats), their ratio and each process's peak RSS.
+
+``--baseline-src DIR`` also times `heart triage --quiet` with another checkout's source
+(e.g. ``git archive <commit> src | tar -x -C /tmp/old``) in the same alternation, so a
+change is measured side by side with the code before it. ``--distinct-narratives``
+makes every narrative distinct (a real export's are), so the phrase rules run once per
+call that has one instead of once per 16 texts.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ print(t.num_rows, t.num_columns)
 """
 
 
-def generate(n: int, path: Path) -> None:
+def generate(n: int, path: Path, *, distinct: bool = False) -> None:
     import csv
 
     import shapely
@@ -62,13 +69,29 @@ def generate(n: int, path: Path) -> None:
         beat_layer=beats,
         seed=2024,
     )
+    if distinct:  # "… (unit 12 on scene 10:41)": a different text on every call
+        import polars as pl
+
+        frame = frame.with_columns(
+            pl.when(pl.col("narrative").is_not_null())
+            .then(
+                pl.format(
+                    "{} (unit {} on scene {}:{})",
+                    pl.col("narrative"),
+                    pl.int_range(pl.len()) % 97,
+                    pl.int_range(pl.len()) % 24,
+                    pl.int_range(pl.len()) // 24 % 60,
+                )
+            )
+            .alias("narrative")
+        )
     frame.write_csv(path)
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -81,12 +104,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-src", type=Path, help="time this src tree too (side by side)")
+    parser.add_argument("--distinct-narratives", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    calls = OUT / f"calls_{args.calls}.csv"
+    suffix = "_distinct" if args.distinct_narratives else ""
+    calls = OUT / f"calls_{args.calls}{suffix}.csv"
     if not calls.exists():
         t0 = time.perf_counter()
-        generate(args.calls, calls)
+        generate(args.calls, calls, distinct=args.distinct_narratives)
         print(f"generated {args.calls:,} calls in {time.perf_counter() - t0:.1f} s -> {calls}")
     size = calls.stat().st_size / 2**20
     heart = str(Path(sys.executable).with_name("heart"))
@@ -102,11 +128,18 @@ def main() -> None:
     ]
     read_cmd = [sys.executable, "-c", READ_SCRIPT, str(calls)]
     summary_cmd = triage_cmd[:-1]  # without --quiet: also counts and prints the summary
-    triage_runs, read_runs, summary_runs = [], [], []
+    triage_runs, read_runs, summary_runs, baseline_runs = [], [], [], []
+    baseline_env = None
+    if args.baseline_src:
+        baseline_env = {**os.environ, "PYTHONPATH": str(args.baseline_src.resolve())}
+        baseline_cmd = list(triage_cmd)
+        baseline_cmd[baseline_cmd.index(str(OUT / "decisions.csv"))] = str(OUT / "baseline.csv")
     for _ in range(args.repeat):  # alternate so all see the same machine state
         read_runs.append(timed(read_cmd))
         triage_runs.append(timed(triage_cmd))
         summary_runs.append(timed(summary_cmd))
+        if baseline_env is not None:
+            baseline_runs.append(timed(baseline_cmd, baseline_env))
     t_wall = statistics.median(w for w, _ in triage_runs)
     r_wall = statistics.median(w for w, _ in read_runs)
     t_mem = max(m for _, m in triage_runs)
@@ -120,6 +153,13 @@ def main() -> None:
     print(f"heart triage: {t_wall:6.2f} s  peak {t_mem:7.0f} MiB  (--quiet)")
     print(f"heart triage: {s_wall:6.2f} s  peak {s_mem:7.0f} MiB  (with the summary table)")
     print(f"ratio triage/read: {t_wall / r_wall:.2f}x quiet, {s_wall / r_wall:.2f}x with summary")
+    if baseline_runs:
+        b_wall = statistics.median(w for w, _ in baseline_runs)
+        b_mem = max(m for _, m in baseline_runs)
+        print(
+            f"baseline    : {b_wall:6.2f} s  peak {b_mem:7.0f} MiB  (--quiet, {args.baseline_src});"
+            f" ratio to read {b_wall / r_wall:.2f}x; this tree / baseline {t_wall / b_wall:.2f}"
+        )
     print("targets: <= 3x, < 15 s, < 2048 MiB")
 
 

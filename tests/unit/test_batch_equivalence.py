@@ -2,15 +2,20 @@
 
 Random calls (times in several zones around DST changes and the 2023 switch, natures
 in odd spellings, beats, points on and near area edges, narratives built from weapon,
-violence, negation and self-reference words, CAD flags) go through the whole batch
-path (CSV -> mapping -> Polars/shapely facts -> run card) and through `decide()`.
+violence, medical, negation, shorthand, object-and-use, not-phrase, history and
+self-reference words, CAD flags, priorities) go through the whole batch path (CSV ->
+mapping -> Polars/shapely facts -> run card) and through `decide()`. A third program
+extends Durham with call types whose own names say weapon, violence or a medical
+emergency and with a priority rule, so those facts are compared too.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import tempfile
 from dataclasses import fields
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import shapely
@@ -19,12 +24,43 @@ from hypothesis import strategies as st
 
 from heart.batch.io import parse_calls, read_raw
 from heart.domain.mapping import load_mapping
-from heart.domain.program_file import load_program
+from heart.domain.program_file import BUILTIN_DIR, load_program
 from heart.domain.triage import ELIGIBLE_ONLY_FACTS, CallFacts, CallInput, decide
 from heart.domain.triage_batch import decide_frame, fact_columns
 
 P2022 = load_program("durham-heart-2022")
 P2023 = load_program("durham-heart-2023")
+TYPED_NATURES = [
+    "MAJOR DISTURBANCE (VIOLENCE)",
+    "SUICIDE THREAT W/ WPN",
+    "ONE DOWN/DRUG OD",
+    "DISTURBANCE - NO WEAPONS",
+]
+
+
+def _typed_program(tmp: Path):
+    """Durham 2022 plus eligible call types whose names say weapon/violence/medical, and
+    a priority rule (Durham has neither)."""
+    natures = "".join(
+        f'[[natures]]\ncode = "{code}"\ncategory = "mental_health_crisis"\nwhy = "test"\n'
+        for code in TYPED_NATURES
+    )
+    base = (BUILTIN_DIR / "durham-heart-2022.toml").read_text()
+    at = base.index("# Natures considered and not eligible")
+    text = base[:at] + natures + base[at:]
+    text = text.replace(
+        "[exclusions.negation]",
+        '[exclusions.priority]\nexcluded = ["1", "E"]\nwhy = "emergencies."\n\n[exclusions.negation]',
+    )
+    (tmp / "durham").mkdir(exist_ok=True)
+    for f in (BUILTIN_DIR / "durham").iterdir():
+        (tmp / "durham" / f.name).write_bytes(f.read_bytes())
+    path = tmp / "typed.toml"
+    path.write_text(text.replace('name = "durham-heart-2022"', 'name = "typed"'))
+    return load_program(path)
+
+
+PTYPED = _typed_program(Path(tempfile.mkdtemp(prefix="heart-typed-")))
 ZONES = [ZoneInfo(z) for z in ("America/New_York", "UTC", "America/Los_Angeles", "Asia/Kolkata")]
 NATURES = [
     *P2022.natures,
@@ -34,6 +70,8 @@ NATURES = [
     "  Welfare   Check ",
     "SUICIDE  THREAT",
     "NEW CODE",
+    *TYPED_NATURES,
+    "major  disturbance (violence)",
 ]
 BEATS = [*sorted(P2022.areas["city"].beats), "999", " 113 ", "113.0", "DSO", "x"]
 WORDS = [
@@ -79,6 +117,55 @@ WORDS = [
     "the",
     "with",
     "seen",
+    # medical, shorthand, objects and uses, not-phrases, history, post-negations
+    "od",
+    "OD'd",
+    "unresponsive",
+    "not",
+    "breathing",
+    "seizure",
+    "siezure",
+    "chest",
+    "pain",
+    "took",
+    "handful",
+    "of",
+    "pills",
+    "hx",
+    "afraid",
+    "w/o",
+    "W/",
+    "neg",
+    "SI/HI",
+    "denies",
+    "subj",
+    "swinging",
+    "holding",
+    "bat",
+    "pipe",
+    "bottle",
+    "in",
+    "his",
+    "hand",
+    "car",
+    "panic",
+    "attack",
+    "flu",
+    "shot",
+    "shots",
+    "heard",
+    "beat",
+    "up",
+    "put",
+    "away",
+    "was",
+    "and",
+    "then",
+    "threw",
+    "at",
+    "woman's",
+    "10-94",
+    "10-52",
 ]
 
 
@@ -138,6 +225,7 @@ hot_times = st.builds(
 )
 narratives = st.one_of(st.none(), st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join))
 flags = st.sampled_from([None, True, False])
+priorities = st.sampled_from([None, "1", " 1 ", "e", "E", "2", "3", "P1"])
 
 
 @st.composite
@@ -153,6 +241,7 @@ def calls(draw) -> CallInput:
         narrative=draw(narratives),
         weapon_flag=draw(flags),
         violence_flag=draw(flags),
+        priority=draw(priorities),
     )
 
 
@@ -184,7 +273,7 @@ def batch_decide(tmp_path, program, items, rules_as_of):
                     f"c{i}",
                     c.received_at.isoformat(),
                     c.nature,
-                    "",
+                    c.priority or "",
                     "" if c.lon is None else repr(c.lon),
                     "" if c.lat is None else repr(c.lat),
                     c.beat or "",
@@ -204,7 +293,7 @@ def batch_decide(tmp_path, program, items, rules_as_of):
 )
 @given(
     items=st.lists(calls(), min_size=1, max_size=25),
-    program=st.sampled_from([P2022, P2023]),
+    program=st.sampled_from([P2022, P2023, PTYPED]),
     rules_as_of=st.one_of(st.none(), st.dates(dt.date(2021, 1, 1), dt.date(2025, 1, 1))),
 )
 def test_batch_equals_single_call(tmp_path, items, program, rules_as_of):
@@ -215,6 +304,69 @@ def test_batch_equals_single_call(tmp_path, items, program, rules_as_of):
         assert row["row"] == i + 1
         assert (row["route"], row["reasons"]) == (single.route, ";".join(single.codes)), call
         assert row["rules_version"] == single.rules_version
+
+
+@st.composite
+def calls_the_team_could_take(draw) -> CallInput:
+    """Eligible call types inside the pilot during hours: only the exclusions decide."""
+    return CallInput(
+        id=None,
+        received_at=dt.datetime(2022, 10, 4, 10, 0, tzinfo=ZONES[0]),
+        nature=draw(st.sampled_from([*PTYPED.natures, *TYPED_NATURES, "crisis"])),
+        beat="113",
+        narrative=draw(narratives),
+        weapon_flag=draw(st.sampled_from([None, None, False, True])),
+        violence_flag=draw(st.sampled_from([None, None, False, True])),
+        priority=draw(priorities),
+    )
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=st.lists(calls_the_team_could_take(), min_size=1, max_size=25))
+def test_batch_equals_single_call_on_the_exclusions(tmp_path, items):
+    rows = batch_decide(tmp_path, PTYPED, items, None)
+    for call, row in zip(items, rows, strict=True):
+        single = decide(PTYPED, call)
+        assert (row["route"], row["reasons"]) == (single.route, ";".join(single.codes)), call
+
+
+def test_the_generators_reach_every_new_fact():
+    """The phrase classes the batch must agree on do occur in generated calls."""
+    from heart.domain.triage import call_facts
+
+    seen = set()
+    for text, nature, priority in [
+        ("subj od unresponsive", "CRISIS", None),
+        ("swinging bat", "CRISIS", None),
+        ("w/o weapons", "CRISIS", None),
+        (None, "MAJOR DISTURBANCE (VIOLENCE)", None),
+        (None, "ONE DOWN/DRUG OD", None),
+        (None, "CRISIS", " 1 "),
+    ]:
+        facts = call_facts(
+            PTYPED,
+            CallInput(
+                received_at=dt.datetime(2022, 10, 4, 10, tzinfo=ZONES[0]),
+                nature=nature,
+                beat="113",
+                narrative=text,
+                priority=priority,
+            ),
+        )
+        seen |= {f"{k}:{getattr(facts, k)}" for k in ("weapon", "violence", "medical")}
+        seen.add(f"priority:{facts.priority_excluded}")
+        seen.add(f"negated:{bool(facts.negated_phrase)}")
+    for expected in (
+        "medical:narrative",
+        "weapon:narrative",
+        "violence:call_type",
+        "medical:call_type",
+        "priority:1",
+        "negated:True",
+    ):
+        assert expected in seen, (expected, seen)
 
 
 def test_batch_columns_carry_every_fact():

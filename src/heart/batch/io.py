@@ -67,7 +67,15 @@ def read_raw(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
 
 
 def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(accepted calls in the normalised schema, rejects with columns row, reason)."""
+    """(accepted calls in the normalised schema, rejects with columns row, reason).
+
+    Two steps, so that a few bad rows in a big file cost nothing and break nothing:
+    one lazy plan computes every normalised column and a ``_bad`` flag for all rows;
+    the reject messages are then written for the bad rows only, on a small compact
+    frame. (Building the messages inside the big plan, as ``when(bad).then(format(…))``
+    over a file read in many chunks, made Polars panic with "assertion failed:
+    i < self.len()" on files of more than ~25,000 rows with a single bad row.)
+    """
     m = mapping.column
 
     def text(field: str) -> pl.Expr:
@@ -81,15 +89,17 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
         when_text = text("datetime")
     else:
         when_text = pl.concat_str([text("date"), text("time")], separator=" ")
-    when = raw.select(when_text.alias("_when")).to_series()
-    # one lazy plan: Polars fuses the column work and shares it between the two outputs
+    # one contiguous Series for the time parser (its fast paths test and scatter whole
+    # columns); every other column stays an expression over `raw` in the plan below
+    when = raw.select(when_text.alias("_when")).to_series().rechunk()
+    received = parse_times(when, mapping).rechunk().alias("received_utc")
     df = (
         raw.lazy()
         .with_row_index("row", offset=1)
         .with_columns(
             pl.col("row").cast(pl.Int64),
-            when,
-            parse_times(when, mapping).alias("received_utc"),
+            when_text.alias("_when"),
+            received,
             # spelling rules shared with the single-call engine, once per distinct value
             _map_distinct(raw, m("nature"), normalise_nature).alias("nature"),
             _map_distinct(raw, m("beat"), normalise_beat).alias("beat"),
@@ -103,19 +113,50 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
             if m("narrative")
             else pl.lit(None, dtype=pl.String).alias("narrative"),
         )
+        .with_columns(
+            pl.col("_lon_raw").cast(pl.Float64, strict=False).alias("lon"),
+            pl.col("_lat_raw").cast(pl.Float64, strict=False).alias("lat"),
+            _flag(pl.col("_weapon_raw"), mapping).alias("weapon_flag"),
+            _flag(pl.col("_violence_raw"), mapping).alias("violence_flag"),
+        )
     )
-    df = df.with_columns(
-        pl.col("_lon_raw").cast(pl.Float64, strict=False).alias("lon"),
-        pl.col("_lat_raw").cast(pl.Float64, strict=False).alias("lat"),
-        _flag(pl.col("_weapon_raw"), mapping).alias("weapon_flag"),
-        _flag(pl.col("_violence_raw"), mapping).alias("violence_flag"),
+    checks = _row_checks(mapping)
+    df = df.with_columns(pl.any_horizontal([cond for cond, _ in checks]).alias("_bad"))
+    accepted = df.filter(~pl.col("_bad")).select(list(NORMALISED_SCHEMA)).cast(NORMALISED_SCHEMA)
+    bad_rows = df.filter(pl.col("_bad")).select("row", *_CHECKED_COLUMNS)
+    # the in-memory engine suits this one-shot plan better than streaming (measured)
+    accepted_df, bad_df = pl.collect_all([accepted, bad_rows], engine="in-memory")
+    rejects_df = bad_df.rechunk().select(
+        "row",
+        pl.concat_str(
+            [pl.when(cond).then(msg) for cond, msg in checks], separator="; ", ignore_nulls=True
+        ).alias("reason"),
     )
+    return accepted_df, rejects_df
 
+
+# the columns the row checks read (and the reject messages quote)
+_CHECKED_COLUMNS = (
+    "_when",
+    "received_utc",
+    "nature",
+    "_lon_raw",
+    "_lat_raw",
+    "lon",
+    "lat",
+    "_weapon_raw",
+    "weapon_flag",
+    "_violence_raw",
+    "violence_flag",
+)
+
+
+def _row_checks(mapping: ColumnMapping) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition that makes a row unreadable, the message naming the field) pairs."""
     in_world = (
         pl.col("lon").is_between(-180.0, 180.0) & pl.col("lat").is_between(-90.0, 90.0)
     ).fill_null(False)
-    # (condition, message) pairs; messages are only built for the rows that fail
-    checks = [
+    return [
         (pl.col("_when").is_null(), pl.lit("time: missing")),
         (
             pl.col("_when").is_not_null() & pl.col("received_utc").is_null(),
@@ -156,18 +197,6 @@ def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame
             ),
         ),
     ]
-    bad = pl.any_horizontal([cond for cond, _ in checks])
-    df = df.with_columns(bad.alias("_bad"))
-    rejects = df.filter(pl.col("_bad")).select(
-        "row",
-        pl.concat_str(
-            [pl.when(cond).then(msg) for cond, msg in checks], separator="; ", ignore_nulls=True
-        ).alias("reason"),
-    )
-    accepted = df.filter(~pl.col("_bad")).select(list(NORMALISED_SCHEMA)).cast(NORMALISED_SCHEMA)
-    # the in-memory engine suits this one-shot plan better than streaming (measured)
-    accepted_df, rejects_df = pl.collect_all([accepted, rejects], engine="in-memory")
-    return accepted_df, rejects_df
 
 
 def _map_distinct(raw: pl.DataFrame, column: str | None, fn) -> pl.Expr:

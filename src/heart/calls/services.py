@@ -205,6 +205,7 @@ def call_input_from(call: Call) -> CallInput:
         narrative=call.narrative or None,
         weapon_flag=call.weapon_flag,
         violence_flag=call.violence_flag,
+        type_text=call.incident_type_text or None,
     )
 
 

@@ -35,6 +35,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--lon", type=float)
     e.add_argument("--lat", type=float)
     e.add_argument("--narrative")
+    e.add_argument("--priority", help="the CAD priority (read by a program's priority rule)")
+    e.add_argument("--type-text", help="the call type's own description (EIDO text)")
     e.add_argument("--weapon", action="store_true", help="the CAD flags a weapon")
     e.add_argument("--violence", action="store_true", help="the CAD flags violence")
     e.add_argument("--rules-as-of", type=parse_date)
@@ -142,6 +144,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             narrative=args.narrative,
             weapon_flag=args.weapon,
             violence_flag=args.violence,
+            priority=args.priority,
+            type_text=args.type_text,
         ),
         rules_as_of=args.rules_as_of,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from heart.domain.geo import Area
-from heart.domain.narrative import NegationRules, PhraseSet
+from heart.domain.narrative import NegationRules, PhraseSet, Shorthand
 from heart.domain.schedule import HolidayCalendar, Period, describe_windows
 
 ROUTES = ("crt", "co_response", "ccd", "standard")
@@ -31,6 +31,11 @@ def normalise_nature(code: object) -> str | None:
         return None
     text = " ".join(str(code).upper().split())
     return text or None
+
+
+def normalise_priority(value: object) -> str | None:
+    """A call priority as text for matching: trimmed, upper case ("p1 " -> "P1")."""
+    return normalise_nature(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +89,30 @@ class Training:
 
 
 @dataclass(frozen=True, slots=True)
+class PriorityRule:
+    """Call priorities the program never takes (e.g. priority 1: a life-threatening emergency)."""
+
+    excluded: frozenset[str]  # normalised with normalise_priority
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Exclusions:
+    """What keeps an eligible call from every unit that is not police or EMS."""
+
     weapon_flag_label: str
     violence_flag_label: str
     weapon: PhraseSet
-    violence: PhraseSet
+    violence: PhraseSet  # violence toward others: self-directed mentions do not count
+    medical: PhraseSet  # a medical emergency: EMS, not the team or a phone clinician
     negation: NegationRules
+    shorthand: Shorthand
+    check_call_type: bool = True  # the call type's own name is read with the same phrases
+    priority: PriorityRule | None = None
+
+    @property
+    def classes(self) -> tuple[PhraseSet, ...]:
+        return (self.weapon, self.violence, self.medical)
 
 
 @dataclass(frozen=True, eq=False)

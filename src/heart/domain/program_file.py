@@ -17,7 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from heart.domain.geo import Area, beat_ids_in_layer, load_geojson_geometry, normalise_beat
-from heart.domain.narrative import NegationRules, PhraseSet
+from heart.domain.narrative import (
+    NegationRules,
+    PhraseSet,
+    Shorthand,
+    UseGroup,
+    phrase_of,
+    raw_tokens,
+)
 from heart.domain.program import (
     CONDITIONS,
     ROUTES,
@@ -25,12 +32,14 @@ from heart.domain.program import (
     Category,
     Exclusions,
     NatureRule,
+    PriorityRule,
     Program,
     ProgramError,
     RunCardStep,
     Training,
     Unit,
     normalise_nature,
+    normalise_priority,
 )
 from heart.domain.schedule import (
     HolidayCalendar,
@@ -42,7 +51,8 @@ from heart.domain.schedule import (
 )
 
 # Bump when the meaning of a program file changes without the file changing.
-ENGINE_SEMANTICS = "heart-triage/1"
+# 2: medical class, call-type text, shorthand, objects and uses, not-phrases, priority rule
+ENGINE_SEMANTICS = "heart-triage/2"
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "programs"
 
@@ -346,39 +356,144 @@ class _Loader:
         return out
 
     def exclusions(self, t: dict) -> Exclusions:
-        self.check_unknown(t, {"weapon", "violence", "negation"}, "exclusions.")
-        weapon = self.table(t, "weapon", "exclusions.")
-        violence = self.table(t, "violence", "exclusions.")
+        self.check_unknown(
+            t,
+            {
+                "weapon",
+                "violence",
+                "medical",
+                "negation",
+                "shorthand",
+                "priority",
+                "check_call_type",
+            },
+            "exclusions.",
+        )
         negation = self.table(t, "negation", "exclusions.")
-        for name, body in (("weapon", weapon), ("violence", violence)):
-            self.check_unknown(body, {"flag_label", "phrases"}, f"exclusions.{name}.")
         self.check_unknown(
             negation,
-            {"before", "after", "pseudo", "clause_breaks", "self_references", "scope"},
+            {"before", "after", "pseudo", "clause_breaks", "self_references", "history", "scope"},
             "exclusions.negation.",
         )
-        w, v, n = "exclusions.weapon.", "exclusions.violence.", "exclusions.negation."
+        n = "exclusions.negation."
         scope = self.value(negation, "scope", n, int, default=5)
         if not 1 <= scope <= 12:
             raise self.fail(f"{n}scope", "must be between 1 and 12 tokens")
+        weapon = self.table(t, "weapon", "exclusions.")
+        violence = self.table(t, "violence", "exclusions.")
+        medical = self.table(t, "medical", "exclusions.", required=False)
         return Exclusions(
-            weapon_flag_label=self.value(weapon, "flag_label", w, str, default="weapon"),
-            violence_flag_label=self.value(violence, "flag_label", v, str, default="violence"),
-            weapon=PhraseSet.build(
-                "weapon", self.strings(weapon, "phrases", w), self_directed_ok=False
+            weapon_flag_label=self.value(
+                weapon, "flag_label", "exclusions.weapon.", str, default="weapon"
             ),
-            violence=PhraseSet.build(
-                "violence", self.strings(violence, "phrases", v), self_directed_ok=True
+            violence_flag_label=self.value(
+                violence, "flag_label", "exclusions.violence.", str, default="violence"
             ),
+            weapon=self.phrase_set("weapon", weapon, required=True),
+            violence=self.phrase_set("violence", violence, required=True),
+            medical=self.phrase_set("medical", medical, required=False),
             negation=NegationRules.build(
-                before=self.strings(negation, "before", n),
-                after=self.strings(negation, "after", n, default=[]),
-                pseudo=self.strings(negation, "pseudo", n, default=[]),
+                before=self.phrase_list(negation, "before", n),
+                after=self.phrase_list(negation, "after", n, default=[]),
+                pseudo=self.phrase_list(negation, "pseudo", n, default=[]),
                 clause_breaks=self.strings(negation, "clause_breaks", n, default=[]),
                 self_references=self.strings(negation, "self_references", n, default=[]),
+                history=self.phrase_list(negation, "history", n, default=[]),
                 scope=scope,
             ),
+            shorthand=self.shorthand(self.table(t, "shorthand", "exclusions.", required=False)),
+            check_call_type=self.value(t, "check_call_type", "exclusions.", bool, default=True),
+            priority=self.priority_rule(self.table(t, "priority", "exclusions.", required=False)),
         )
+
+    def phrase_list(self, parent: dict, key: str, where: str, *, default=...) -> list[str]:
+        """Strings that must each hold at least one word (a phrase of punctuation never matches)."""
+        items = self.strings(parent, key, where, default=default)
+        for i, item in enumerate(items):
+            if not any(token[0].isalnum() for token in phrase_of(item)):
+                raise self.fail(f"{where}{key}[{i}]", f"{item!r} has no words to match")
+        return items
+
+    def phrase_set(self, kind: str, body: dict, *, required: bool) -> PhraseSet:
+        where = f"exclusions.{kind}."
+        allowed = {"phrases", "not_phrases", "uses", "history_counts"}
+        if kind != "medical":
+            allowed.add("flag_label")
+        self.check_unknown(body, allowed, where)
+        if required and "phrases" not in body:
+            raise self.fail(f"{where}phrases", "missing")
+        phrases = self.phrase_list(body, "phrases", where, default=[])
+        not_phrases = self.phrase_list(body, "not_phrases", where, default=[])
+        counting = {phrase_of(p) for p in phrases}
+        for i, item in enumerate(not_phrases):
+            if phrase_of(item) in counting:
+                raise self.fail(
+                    f"{where}not_phrases[{i}]",
+                    f"{item!r} is also in phrases (a not-phrase is a longer phrase with "
+                    "another sense, e.g. 'panic attack')",
+                )
+        groups = self.value(body, "uses", where, list, default=[])
+        uses = [self.use_group(g, f"{where}uses[{i}].") for i, g in enumerate(groups)]
+        return PhraseSet.build(
+            kind,
+            phrases,
+            self_directed_ok=kind == "violence",
+            not_phrases=not_phrases,
+            uses=uses,
+            history_counts=self.value(
+                body, "history_counts", where, bool, default=kind != "medical"
+            ),
+        )
+
+    def use_group(self, body: Any, where: str) -> UseGroup:
+        if not isinstance(body, dict):
+            raise self.fail(where.rstrip("."), "must be a table {objects, before, after, gap}")
+        self.check_unknown(body, {"objects", "before", "after", "gap", "away"}, where)
+        objects = self.phrase_list(body, "objects", where)
+        if not objects:
+            raise self.fail(f"{where}objects", "list at least one object")
+        before = self.phrase_list(body, "before", where, default=[])
+        after = self.phrase_list(body, "after", where, default=[])
+        if not (before or after):
+            raise self.fail(
+                f"{where}before",
+                "give the uses that make an object count (before and/or after it)",
+            )
+        gap = self.value(body, "gap", where, int, default=3)
+        if not 0 <= gap <= 6:
+            raise self.fail(f"{where}gap", "must be between 0 and 6 words")
+        away = self.phrase_list(body, "away", where, default=[])
+        return UseGroup.build(objects=objects, before=before, after=after, gap=gap, away=away)
+
+    def shorthand(self, t: dict) -> Shorthand:
+        for key, value in t.items():
+            where = f"exclusions.shorthand.{key}"
+            if not isinstance(value, str):
+                raise self.fail(where, f"must be the words it stands for, found {value!r}")
+            if not raw_tokens(key):
+                raise self.fail(where, "the shorthand has no letters or digits to match")
+            if not raw_tokens(value):
+                raise self.fail(where, f"{value!r} has no words")
+        return Shorthand.build(t)
+
+    def priority_rule(self, t: dict) -> PriorityRule | None:
+        if not t:
+            return None
+        where = "exclusions.priority."
+        self.check_unknown(t, {"excluded", "why"}, where)
+        excluded = self.strings(t, "excluded", where)
+        if not excluded:
+            raise self.fail(
+                f"{where}excluded", "list at least one priority (or leave the table out)"
+            )
+        values = set()
+        for i, item in enumerate(excluded):
+            value = normalise_priority(item)
+            if value is None:
+                raise self.fail(f"{where}excluded[{i}]", "must not be empty")
+            values.add(value)
+        why = self.value(t, "why", where, str)
+        return PriorityRule(frozenset(values), why)
 
     def areas(self, t: dict, layer: dict) -> dict[str, Area]:
         layer_path: Path | None = None

@@ -3,8 +3,10 @@
 Triage is split in two so the batch path can share it exactly:
 
 * :func:`call_facts` reduces one call to a small :class:`CallFacts` (nature status,
-  weapon/violence evidence, and per unit: operating status and whether the call is
-  in the unit's area). The batch engine computes the same facts column-wise.
+  weapon / violence / medical-emergency evidence from CAD flags, the call type's own
+  name and the narrative, an excluded priority, and per unit: operating status and
+  whether the call is in the unit's area). The batch engine computes the same facts
+  column-wise, running the same text functions once per distinct value.
 * :func:`decide_from_facts` walks the program's run card over those facts and
   returns the :class:`Decision`. Both paths call this one function.
 """
@@ -18,14 +20,15 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from heart.domain.geo import normalise_beat, valid_lon_lat
-from heart.domain.narrative import find_mentions
-from heart.domain.program import Program, normalise_nature
+from heart.domain.narrative import find_mentions, tokenize
+from heart.domain.program import Program, normalise_nature, normalise_priority
 from heart.domain.schedule import UnitStatus, unit_status
 
 
 class Evidence(StrEnum):
     NONE = "none"
     FLAG = "flag"  # the CAD flagged it
+    CALL_TYPE = "call_type"  # the call type's own name says it ("MAJOR DISTURBANCE (VIOLENCE)")
     NARRATIVE = "narrative"  # a phrase in the narrative, not negated
 
 
@@ -49,6 +52,9 @@ class CallInput:
     narrative: str | None = None
     weapon_flag: bool | None = None
     violence_flag: bool | None = None
+    # the call type's own description when the CAD sends one besides the code (EIDO
+    # incidentTypeInternalText): read with the same phrases as the code itself
+    type_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +94,12 @@ class CallFacts:
     nature_status: NatureStatus
     weapon: Evidence
     violence: Evidence
+    medical: Evidence
     weapon_phrase: str | None
     violence_phrase: str | None
-    negated_phrase: str | None  # a mention that was negated or self-directed
+    medical_phrase: str | None
+    negated_phrase: str | None  # a mention that was negated, self-directed or historical
+    priority_excluded: str | None  # the call's priority when the program never takes it
     program_operating: bool  # False: rules date outside every unit's periods
     units: tuple[tuple[str, UnitFact], ...]
 
@@ -104,11 +113,29 @@ ELIGIBLE_ONLY_FACTS: Mapping[str, object] = MappingProxyType(
     {
         "weapon": Evidence.NONE,
         "violence": Evidence.NONE,
+        "medical": Evidence.NONE,
         "weapon_phrase": None,
         "violence_phrase": None,
+        "medical_phrase": None,
         "negated_phrase": None,
+        "priority_excluded": None,
         "units": (),
     }
+)
+
+
+# The reason codes that mean an eligible call type was excluded (planning counts such a
+# call as not eligible); one home, next to the rules that give them.
+EXCLUDING_CODES: tuple[str, ...] = (
+    "weapon_flag",
+    "weapon_in_call_type",
+    "weapon_in_narrative",
+    "violence_flag",
+    "violence_in_call_type",
+    "violence_in_narrative",
+    "medical_in_call_type",
+    "medical_in_narrative",
+    "priority_excluded",
 )
 
 
@@ -122,28 +149,115 @@ class TriageInputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class TextEvidence:
+    """What one text says, per exclusion class: the first phrase that counted, or None."""
+
+    weapon: str | None = None
+    violence: str | None = None
+    medical: str | None = None
+    negated: str | None = None  # the first mention that did not count, for the reasons
+
+
+NO_EVIDENCE = TextEvidence()
+
+
+def text_evidence(program: Program, text: str | None) -> TextEvidence:
+    """The exclusion phrases in one text (a narrative or a call type's name)."""
+    if not text:
+        return NO_EVIDENCE
+    ex = program.exclusions
+    tokens = tokenize(text, ex.shorthand)
+    if not tokens:
+        return NO_EVIDENCE
+    found: dict[str, str] = {}
+    negated = None
+    for phrase_set in ex.classes:
+        for m in find_mentions(None, phrase_set, ex.negation, tokens=tokens):
+            if m.counted:
+                found.setdefault(m.kind, m.phrase)
+            elif negated is None:
+                negated = m.phrase
+    if not found and negated is None:
+        return NO_EVIDENCE
+    return TextEvidence(found.get("weapon"), found.get("violence"), found.get("medical"), negated)
+
+
+def narrative_facts(program: Program, narrative: str | None) -> TextEvidence:
+    """The exclusion phrases of a narrative (same as :func:`text_evidence`)."""
+    return text_evidence(program, narrative)
+
+
+def call_type_evidence(program: Program, nature: str | None, type_text: str | None) -> TextEvidence:
+    """The exclusion phrases in the call type's code and its description, if the program
+    reads them: "MAJOR DISTURBANCE (VIOLENCE)" is never eligible for a team. Negated
+    mentions in a type name ("ASSAULT NO WEAPON") simply do not count."""
+    if not program.exclusions.check_call_type:
+        return NO_EVIDENCE
+    code = text_evidence(program, nature)
+    text = text_evidence(program, type_text) if type_text else NO_EVIDENCE
+    if text is NO_EVIDENCE and code.negated is None:
+        return code
+    return TextEvidence(
+        code.weapon or text.weapon, code.violence or text.violence, code.medical or text.medical
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ExclusionFacts:
     weapon: Evidence
     violence: Evidence
+    medical: Evidence
     weapon_phrase: str | None
     violence_phrase: str | None
+    medical_phrase: str | None
     negated_phrase: str | None
+    priority_excluded: str | None
 
 
-def narrative_facts(program: Program, narrative: str | None) -> tuple:
-    """(weapon phrase, violence phrase, negated phrase) counted in a narrative."""
-    ex = program.exclusions
-    weapon = violence = negated = None
-    for phrase_set in (ex.weapon, ex.violence):
-        for m in find_mentions(narrative, phrase_set, ex.negation):
-            if m.counted:
-                if m.kind == "weapon" and weapon is None:
-                    weapon = m.phrase
-                elif m.kind == "violence" and violence is None:
-                    violence = m.phrase
-            elif negated is None:
-                negated = m.phrase
-    return weapon, violence, negated
+def combine_exclusions(
+    program: Program,
+    *,
+    narrative: TextEvidence,
+    call_type: TextEvidence,
+    weapon_flag: bool | None,
+    violence_flag: bool | None,
+    priority: str | None,
+) -> ExclusionFacts:
+    """The evidence per class, strongest source first: CAD flag, call type, narrative."""
+
+    def pick(flag: bool | None, kind: str) -> tuple[Evidence, str | None]:
+        if flag:
+            return Evidence.FLAG, None
+        phrase = getattr(call_type, kind)
+        if phrase:
+            return Evidence.CALL_TYPE, phrase
+        phrase = getattr(narrative, kind)
+        if phrase:
+            return Evidence.NARRATIVE, phrase
+        return Evidence.NONE, None
+
+    weapon, weapon_phrase = pick(weapon_flag, "weapon")
+    violence, violence_phrase = pick(violence_flag, "violence")
+    medical, medical_phrase = pick(None, "medical")  # no CAD carries a medical flag
+    rule = program.exclusions.priority
+    shown = normalise_priority(priority) if rule is not None else None
+    priority_excluded = shown if shown is not None and shown in rule.excluded else None  # type: ignore[union-attr]
+    excluded = (
+        weapon is not Evidence.NONE
+        or violence is not Evidence.NONE
+        or medical is not Evidence.NONE
+        or priority_excluded is not None
+    )
+    return ExclusionFacts(
+        weapon,
+        violence,
+        medical,
+        weapon_phrase,
+        violence_phrase,
+        medical_phrase,
+        None if excluded else narrative.negated,
+        priority_excluded,
+    )
 
 
 def exclusion_facts(
@@ -152,20 +266,17 @@ def exclusion_facts(
     narrative: str | None,
     weapon_flag: bool | None,
     violence_flag: bool | None,
+    nature: str | None = None,
+    type_text: str | None = None,
+    priority: str | None = None,
 ) -> ExclusionFacts:
-    weapon_phrase, violence_phrase, negated = narrative_facts(program, narrative)
-    weapon = (
-        Evidence.FLAG if weapon_flag else Evidence.NARRATIVE if weapon_phrase else Evidence.NONE
-    )
-    violence = (
-        Evidence.FLAG if violence_flag else Evidence.NARRATIVE if violence_phrase else Evidence.NONE
-    )
-    return ExclusionFacts(
-        weapon,
-        violence,
-        weapon_phrase if weapon is Evidence.NARRATIVE else None,
-        violence_phrase if violence is Evidence.NARRATIVE else None,
-        negated if weapon is Evidence.NONE and violence is Evidence.NONE else None,
+    return combine_exclusions(
+        program,
+        narrative=text_evidence(program, narrative),
+        call_type=call_type_evidence(program, nature, type_text),
+        weapon_flag=weapon_flag,
+        violence_flag=violence_flag,
+        priority=priority,
     )
 
 
@@ -218,18 +329,22 @@ def call_facts(
         narrative=call.narrative,
         weapon_flag=call.weapon_flag,
         violence_flag=call.violence_flag,
+        nature=nature,
+        type_text=call.type_text,
+        priority=call.priority,
     )
     return CallFacts(
         nature=nature,
         nature_status=nature_status(program, nature),
-        weapon=ex.weapon,
-        violence=ex.violence,
-        weapon_phrase=ex.weapon_phrase,
-        violence_phrase=ex.violence_phrase,
-        negated_phrase=ex.negated_phrase,
+        **exclusion_fields(ex),
         program_operating=any_period,
         units=tuple(units),
     )
+
+
+def exclusion_fields(ex: ExclusionFacts) -> dict[str, object]:
+    """The CallFacts fields an ExclusionFacts fills (same names)."""
+    return {name: getattr(ex, name) for name in ExclusionFacts.__slots__}
 
 
 # --------------------------------------------------------------------------------------
@@ -237,9 +352,9 @@ def call_facts(
 # --------------------------------------------------------------------------------------
 
 _ROUTE_TEXT = {
-    "crt": "Send the {unit}: an eligible call with no weapon or violence, inside its area during its hours.",
-    "co_response": "Send the {unit}: a mental-health call with a weapon but no violence toward others.",
-    "ccd": "Transfer to {unit}: an eligible call with no weapon or violence, during its hours.",
+    "crt": "Send the {unit}: an eligible call with no weapon, violence or medical emergency, inside its area during its hours.",
+    "co_response": "Send the {unit}: a mental-health call with a weapon but no violence toward others and no medical emergency.",
+    "ccd": "Transfer to {unit}: an eligible call with no weapon, violence or medical emergency, during its hours.",
 }
 
 _STATUS_TEXT = {
@@ -309,8 +424,20 @@ def decide_from_facts(
     )
     reasons.extend(_exclusion_reasons(program, facts))
 
-    excluded = facts.weapon is not Evidence.NONE or facts.violence is not Evidence.NONE
-    weapon_only = facts.weapon is not Evidence.NONE and facts.violence is Evidence.NONE
+    # a medical emergency or an excluded priority keeps the call from every unit, the
+    # co-response pair included: EMS (and police as usual) take it on the fallback route
+    excluded = (
+        facts.weapon is not Evidence.NONE
+        or facts.violence is not Evidence.NONE
+        or facts.medical is not Evidence.NONE
+        or facts.priority_excluded is not None
+    )
+    weapon_only = (
+        facts.weapon is not Evidence.NONE
+        and facts.violence is Evidence.NONE
+        and facts.medical is Evidence.NONE
+        and facts.priority_excluded is None
+    )
     unit_facts = dict(facts.units)
     for step in program.run_card:
         if step.when == "no_exclusion" and excluded:
@@ -357,44 +484,66 @@ def decide_from_facts(
             continue
         return done(step.route, f"route_{step.route}", _ROUTE_TEXT[step.route].format(unit=label))
 
-    return done(program.fallback_route, f"route_{program.fallback_route}", _standard_text())
+    return done(
+        program.fallback_route,
+        f"route_{program.fallback_route}",
+        _standard_text(medical=facts.medical is not Evidence.NONE),
+    )
 
 
-def _standard_text() -> str:
+def _standard_text(*, medical: bool = False) -> str:
+    if medical:
+        return (
+            "Handled by the standard response: EMS, with police as usual, for a medical emergency."
+        )
     return "Handled by the standard police response."
+
+
+_CLASS_TEXT = {
+    "weapon": "a weapon",
+    "violence": "violence toward others",
+    "medical": "a medical emergency",
+}
 
 
 def _exclusion_reasons(program: Program, facts: CallFacts) -> list[Reason]:
     ex = program.exclusions
     out = []
-    if facts.weapon is Evidence.FLAG:
-        out.append(Reason("weapon_flag", f"The CAD flagged a weapon ({ex.weapon_flag_label})."))
-    elif facts.weapon is Evidence.NARRATIVE:
-        out.append(
-            Reason(
-                "weapon_in_narrative",
-                f"The narrative mentions a weapon (\u201c{facts.weapon_phrase}\u201d).",
+    flag_labels = {"weapon": ex.weapon_flag_label, "violence": ex.violence_flag_label}
+    for kind in ("weapon", "violence", "medical"):
+        evidence: Evidence = getattr(facts, kind)
+        phrase = getattr(facts, f"{kind}_phrase")
+        what = _CLASS_TEXT[kind]
+        if evidence is Evidence.FLAG:
+            out.append(Reason(f"{kind}_flag", f"The CAD flagged {what} ({flag_labels[kind]})."))
+        elif evidence is Evidence.CALL_TYPE:
+            out.append(
+                Reason(
+                    f"{kind}_in_call_type",
+                    f"The call type names {what} in its code or description "
+                    f"(\u201c{phrase}\u201d), so no team or phone clinician takes it.",
+                )
             )
-        )
-    if facts.violence is Evidence.FLAG:
-        out.append(
-            Reason(
-                "violence_flag",
-                f"The CAD flagged violence toward others ({ex.violence_flag_label}).",
+        elif evidence is Evidence.NARRATIVE:
+            verb = "mentions" if kind == "weapon" else "describes"
+            out.append(
+                Reason(
+                    f"{kind}_in_narrative", f"The narrative {verb} {what} (\u201c{phrase}\u201d)."
+                )
             )
-        )
-    elif facts.violence is Evidence.NARRATIVE:
+    if facts.priority_excluded is not None:
+        why = ex.priority.why if ex.priority else ""
         out.append(
             Reason(
-                "violence_in_narrative",
-                f"The narrative describes violence toward others (\u201c{facts.violence_phrase}\u201d).",
+                "priority_excluded",
+                f"Priority {facts.priority_excluded} calls are not taken by this program: {why}",
             )
         )
     if facts.negated_phrase:
         out.append(
             Reason(
                 "mention_negated",
-                f"The narrative mentions \u201c{facts.negated_phrase}\u201d only as absent or "
+                f"The narrative mentions \u201c{facts.negated_phrase}\u201d only as absent, past or "
                 "self-directed, so it does not exclude the call.",
             )
         )

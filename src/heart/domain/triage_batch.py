@@ -4,16 +4,17 @@ The batch path computes the same :class:`~heart.domain.triage.CallFacts` as
 :func:`~heart.domain.triage.call_facts`, but column-wise with Polars and shapely 2
 array functions; then it calls :func:`~heart.domain.triage.decide_from_facts` once per
 *distinct* combination of facts and joins the decisions back. Text-level rules (nature
-status, narrative phrases) run the very same Python functions as the single-call
-engine, once per distinct value.
+status, the call type's own name, narrative phrases, priority) run the very same Python
+functions as the single-call engine, once per distinct value, and only for calls whose
+call type is eligible (the run card reads exclusions for no other call).
 
 Facts are kept as small integer codes (nature id, exclusion id, per unit a status,
 area and in-area code) so finding the distinct combinations and joining them back is
 cheap; :class:`_Decoder` turns a combination back into a ``CallFacts``.
 
 Input frame columns (as made by :mod:`heart.batch.io`): ``row``, ``id``,
-``received_utc`` (tz-aware), ``nature``, ``beat``, ``lon``, ``lat``, ``narrative``,
-``weapon_flag``, ``violence_flag``. Nature and beat must already be normalised.
+``received_utc`` (tz-aware), ``nature``, ``priority``, ``beat``, ``lon``, ``lat``,
+``narrative``, ``weapon_flag``, ``violence_flag``. Nature and beat must already be normalised.
 """
 
 from __future__ import annotations
@@ -27,18 +28,22 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from heart.domain.program import Program, Unit
+from heart.domain.program import Program, Unit, normalise_priority
 from heart.domain.schedule import UnitStatus
 from heart.domain.triage import (
     ELIGIBLE_ONLY_FACTS,
     CallFacts,
     ExclusionFacts,
     NatureStatus,
+    TextEvidence,
     UnitFact,
+    call_type_evidence,
+    combine_exclusions,
     decide_from_facts,
     decisive_facts,
-    exclusion_facts,
+    exclusion_fields,
     nature_status,
+    text_evidence,
 )
 
 STATUSES = list(UnitStatus)
@@ -96,15 +101,15 @@ def facts_frame(
     for key, unit in sorted(program.units.items()):
         unit_cols.extend(_unit_columns(key, unit, rules_date, areas))
     df = df.with_columns(unit_cols)
-    df, exclusions = _exclusion_ids(program, df)
-    cols = fact_columns(program)
-    # blank what decide never reads for ineligible call types (triage.ELIGIBLE_ONLY_FACTS),
-    # so the many codes a program does not take make one combination each, not hundreds
-    folded = [c for c, carried in cols.items() if set(carried) <= ELIGIBLE_ONLY_FACTS.keys()]
     eligible_ids = [
         i for i, n in enumerate(natures) if nature_status(program, n) is NatureStatus.ELIGIBLE
     ]
     eligible = pl.col("f_nature").is_in(eligible_ids)
+    df, exclusions = _exclusion_ids(program, df, natures, eligible)
+    cols = fact_columns(program)
+    # blank what decide never reads for ineligible call types (triage.ELIGIBLE_ONLY_FACTS),
+    # so the many codes a program does not take make one combination each, not hundreds
+    folded = [c for c, carried in cols.items() if set(carried) <= ELIGIBLE_ONLY_FACTS.keys()]
     df = df.with_columns(
         pl.any_horizontal([pl.col(f"f_{k}_area") > 0 for k in program.units])
         .cast(pl.UInt8)
@@ -240,37 +245,94 @@ def _unit_columns(key: str, unit: Unit, rules_date: pl.Expr, areas: list[str]) -
     ]
 
 
-def _exclusion_ids(program: Program, df: pl.DataFrame) -> tuple[pl.DataFrame, list[ExclusionFacts]]:
-    """An id per distinct exclusion outcome; the phrase rules run once per distinct narrative."""
-    narratives = df.get_column("narrative").unique(maintain_order=True).to_list()
+_BLANK_EXCLUSIONS = ExclusionFacts(
+    **{name: ELIGIBLE_ONLY_FACTS[name] for name in ExclusionFacts.__slots__}  # type: ignore[arg-type]
+)
+
+
+def _exclusion_ids(
+    program: Program, df: pl.DataFrame, natures: list[str | None], eligible: pl.Expr
+) -> tuple[pl.DataFrame, list[ExclusionFacts]]:
+    """An id per distinct exclusion outcome of the eligible calls (id 0: none at all).
+
+    The outcome depends on the call type's name, the narrative, the flags and (with a
+    priority rule) the priority. Each distinct combination among the *eligible* calls is
+    judged by :func:`triage.combine_exclusions` from text evidence computed once per
+    distinct narrative and per call type; other calls get id 0 (folded anyway).
+    """
+    # only the eligible calls are read: a real export's narratives are nearly all
+    # distinct, and most of its calls are of types the program does not take
+    sub = df.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at"),
+        "f_nature",
+        "narrative",
+        "priority",
+        "weapon_flag",
+        "violence_flag",
+    ).filter(eligible)
+    narratives = sub.get_column("narrative").unique(maintain_order=True).to_list()
     narrative_id = pl.col("narrative").replace_strict(
         {n: i for i, n in enumerate(narratives) if n is not None},
         default=len(narratives),
         return_dtype=pl.Int64,
     )
+    rule = program.exclusions.priority
+    excluded_priorities = sorted(rule.excluded) if rule is not None else []
+    if excluded_priorities:
+        table = {}
+        for value in sub.get_column("priority").unique().to_list():
+            shown = normalise_priority(value)
+            if shown in excluded_priorities:
+                table[value] = excluded_priorities.index(shown) + 1
+        priority_id = pl.col("priority").replace_strict(table, default=0, return_dtype=pl.Int64)
+    else:
+        priority_id = pl.lit(0, dtype=pl.Int64)
+    n_priorities = len(excluded_priorities) + 1
+    n_narratives = len(narratives) + 1
 
     def flag_code(col: str) -> pl.Expr:  # None 0, False 1, True 2
         return pl.col(col).cast(pl.Int64).fill_null(-1) + 1
 
-    combo = (narrative_id * 3 + flag_code("weapon_flag")) * 3 + flag_code("violence_flag")
-    df = df.with_columns(combo.alias("_excl_combo"))
+    combo = (
+        (
+            (pl.col("f_nature").cast(pl.Int64) * n_priorities + priority_id) * n_narratives
+            + narrative_id
+        )
+        * 3
+        + flag_code("weapon_flag")
+    ) * 3 + flag_code("violence_flag")
+    combos = sub.select(combo.alias("combo")).get_column("combo")
     flags = (None, False, True)
-    ids: dict[ExclusionFacts, int] = {}  # equal outcomes share an id: fewer combinations
-    table: dict[int, int] = {}
-    for value in df.get_column("_excl_combo").unique().to_list():
+    ids: dict[ExclusionFacts, int] = {_BLANK_EXCLUSIONS: 0}  # equal outcomes share an id
+    table = {}
+    said: dict[int, TextEvidence] = {}  # per narrative index
+    typed: dict[int, TextEvidence] = {}  # per nature index
+    for value in combos.unique().to_list():
         rest, violence = divmod(value, 3)
-        index, weapon = divmod(rest, 3)
-        ex = exclusion_facts(
+        rest, weapon = divmod(rest, 3)
+        rest, narrative = divmod(rest, n_narratives)
+        nature, priority = divmod(rest, n_priorities)
+        if narrative not in said:
+            said[narrative] = text_evidence(
+                program, narratives[narrative] if narrative < len(narratives) else None
+            )
+        if nature not in typed:
+            typed[nature] = call_type_evidence(program, natures[nature], None)
+        ex = combine_exclusions(
             program,
-            narrative=narratives[index] if index < len(narratives) else None,
+            narrative=said[narrative],
+            call_type=typed[nature],
             weapon_flag=flags[weapon],
             violence_flag=flags[violence],
+            priority=excluded_priorities[priority - 1] if priority else None,
         )
         table[value] = ids.setdefault(ex, len(ids))
-    df = df.with_columns(
-        pl.col("_excl_combo").replace_strict(table, return_dtype=pl.UInt32).alias("f_exclusion")
-    )
-    return df, list(ids)
+    codes = np.zeros(df.height, dtype=np.uint32)  # 0: no exclusion (every other call)
+    if sub.height:
+        codes[sub.get_column("_at").to_numpy()] = combos.replace_strict(
+            table, return_dtype=pl.UInt32
+        ).to_numpy()
+    return df.with_columns(pl.Series("f_exclusion", codes)), list(ids)
 
 
 class _Decoder:
@@ -304,11 +366,7 @@ class _Decoder:
         facts = CallFacts(
             nature=nature,
             nature_status=status,
-            weapon=ex.weapon,
-            violence=ex.violence,
-            weapon_phrase=ex.weapon_phrase,
-            violence_phrase=ex.violence_phrase,
-            negated_phrase=ex.negated_phrase,
+            **exclusion_fields(ex),  # type: ignore[arg-type]
             program_operating=bool(codes[1]),
             units=units,
         )

@@ -7,7 +7,7 @@ The one entry point for new calls; it sits above calls and teams and joins them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import transaction
@@ -132,6 +132,7 @@ def receive_call(
     program = program or current_program()
     now = now or timezone.now()
     _check_input(call, cad_incident_id, address, incident_type_text)
+    call = replace(call, type_text=incident_type_text or call.type_text)  # read by triage
     with transaction.atomic():
         previous_route = _stored_route(cad_incident_id)
         recorded = record_call(

@@ -20,9 +20,9 @@ import h3
 import polars as pl
 
 from heart.domain.program import Program
+from heart.domain.triage import EXCLUDING_CODES
 from heart.domain.triage_batch import decide_frame
 
-EXCLUDING_CODES = ("weapon_flag", "weapon_in_narrative", "violence_flag", "violence_in_narrative")
 TEAM_ROUTES = ("crt", "co_response")
 H3_RESOLUTION = 8  # ~0.7 km² cells: about a few city blocks, comparable to small beats
 
