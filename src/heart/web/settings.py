@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "heart.live",
     "heart.board",
     "heart.care",
+    "heart.reports",
+    "heart.public",
 ]
 
 MIDDLEWARE = [
