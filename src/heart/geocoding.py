@@ -71,7 +71,9 @@ def _valid(lon: float, lat: float) -> bool:
 class AddressFile:
     """A city's address points (CSV or GeoJSON), matched on the normalised address."""
 
-    def __init__(self, points: dict[str, tuple[float, float, str]], *, name: str, min_score: float = 0.9):
+    def __init__(
+        self, points: dict[str, tuple[float, float, str]], *, name: str, min_score: float = 0.9
+    ):
         self._points = points  # normalised address -> (lon, lat, label)
         self.name = name
         self.min_score = min_score
@@ -139,7 +141,10 @@ class AddressFile:
         from rapidfuzz import fuzz, process
 
         found = process.extract(
-            key, self._points.keys(), scorer=fuzz.token_sort_ratio, limit=limit,
+            key,
+            self._points.keys(),
+            scorer=fuzz.token_sort_ratio,
+            limit=limit,
             score_cutoff=100 * self.min_score,
         )
         out = []
@@ -153,7 +158,9 @@ class AddressFile:
 
 
 def _get_json(url: str, *, timeout: float, user_agent: str):
-    request = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": "application/json"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": user_agent, "Accept": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
             return json.loads(response.read().decode("utf-8"))
@@ -164,7 +171,15 @@ def _get_json(url: str, *, timeout: float, user_agent: str):
 
 
 class Nominatim:
-    def __init__(self, url: str, *, user_agent: str, timeout: float = 3.0, countrycodes: str = "", viewbox: str = ""):
+    def __init__(
+        self,
+        url: str,
+        *,
+        user_agent: str,
+        timeout: float = 3.0,
+        countrycodes: str = "",
+        viewbox: str = "",
+    ):
         self.url = url.rstrip("/")
         self.user_agent = user_agent
         self.timeout = timeout
@@ -197,7 +212,9 @@ class Nominatim:
             if _valid(lon, lat):
                 score = place.get("importance")
                 score = float(score) if isinstance(score, int | float) else 0.5
-                out.append(Match(lon, lat, str(place.get("display_name", "")), min(1.0, score), self.name))
+                out.append(
+                    Match(lon, lat, str(place.get("display_name", "")), min(1.0, score), self.name)
+                )
         return out
 
 
@@ -262,9 +279,25 @@ class Pelias:
 # ------------------------------------------------------------------ configuration
 
 _KEYS = {
-    "file": {"kind", "path", "address_column", "lon_column", "lat_column", "address_property", "min_score"},
+    "file": {
+        "kind",
+        "path",
+        "address_column",
+        "lon_column",
+        "lat_column",
+        "address_property",
+        "min_score",
+    },
     "nominatim": {"kind", "url", "user_agent", "timeout", "countrycodes", "viewbox"},
-    "pelias": {"kind", "url", "timeout", "api_key", "boundary_country", "boundary_rect", "user_agent"},
+    "pelias": {
+        "kind",
+        "url",
+        "timeout",
+        "api_key",
+        "boundary_country",
+        "boundary_rect",
+        "user_agent",
+    },
 }
 
 
@@ -285,9 +318,17 @@ def geocoder_from_config(config: Mapping | None) -> Geocoder | None:
     if kind == "file":
         if not config.get("path"):
             raise GeocoderConfigError("path: required for a file geocoder")
-        options = {k: config[k] for k in ("address_column", "lon_column", "lat_column", "address_property") if k in config}
+        options = {
+            k: config[k]
+            for k in ("address_column", "lon_column", "lat_column", "address_property")
+            if k in config
+        }
         min_score = config.get("min_score", 0.9)
-        if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not 0 < min_score <= 1:
+        if (
+            isinstance(min_score, bool)
+            or not isinstance(min_score, int | float)
+            or not 0 < min_score <= 1
+        ):
             raise GeocoderConfigError("min_score: must be between 0 and 1")
         return AddressFile.load(Path(config["path"]), min_score=float(min_score), **options)
     url = str(config.get("url") or "")
@@ -297,7 +338,9 @@ def geocoder_from_config(config: Mapping | None) -> Geocoder | None:
         agent = str(config.get("user_agent") or "")
         if not agent:
             # Nominatim's usage policy asks every application to identify itself
-            raise GeocoderConfigError("user_agent: required by Nominatim (name the deployment and a contact)")
+            raise GeocoderConfigError(
+                "user_agent: required by Nominatim (name the deployment and a contact)"
+            )
         return Nominatim(
             url,
             user_agent=agent,

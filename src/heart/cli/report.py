@@ -42,10 +42,16 @@ def add_parser(sub) -> None:
         default="auto",
         help="store kind: a team's own records (responses) or a CAD export (cad)",
     )
-    r.add_argument("--rules-as-of", type=parse_date, help="cad stores: rules date (default: newest)")
-    r.add_argument("--timezone", help="local time zone of the months (default: the store's or program's)")
+    r.add_argument(
+        "--rules-as-of", type=parse_date, help="cad stores: rules date (default: newest)"
+    )
+    r.add_argument(
+        "--timezone", help="local time zone of the months (default: the store's or program's)"
+    )
     r.add_argument("--threshold", type=int, help="suppress counts below this (default 10)")
-    r.add_argument("--police-minutes", type=_positive, help="police unit minutes per call (estimate)")
+    r.add_argument(
+        "--police-minutes", type=_positive, help="police unit minutes per call (estimate)"
+    )
     r.add_argument("--police-minutes-source", help="where that estimate comes from")
     r.add_argument(
         "--police-minutes-from",
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from heart.domain.mapping import MappingError
     from heart.domain.program import ProgramError
     from heart.domain.program_file import load_program
-    from heart.reports.build import SettingsError, report_settings
+    from heart.reports.build import SettingsError
 
     try:
         program = load_program(args.program or settings.HEART_PROGRAM)
@@ -160,7 +166,12 @@ def _run(args, program, values: dict, settings) -> int:
     if layer:
         beats = beat_shapes_from(Path(layer), args.beat_id_property)
     written = write_report(
-        report, args.out, program=program, pdf=not args.no_pdf, beat_shapes=beats, language=args.language
+        report,
+        args.out,
+        program=program,
+        pdf=not args.no_pdf,
+        beat_shapes=beats,
+        language=args.language,
     )
     if not args.quiet:
         s = report.summary

@@ -151,29 +151,61 @@ def protect(
         exposed = sorted(recoverable(system, hidden))
         if not exposed:
             return hidden
-        name = exposed[0]
-        pick = _complement(system, hidden, sums_of.get(name, []), last)
+        pick = _complement(system, hidden, exposed, sums_of, last)
         if pick is None:
-            # nothing shown and non-zero shares a sum with it: hide whole sums
-            for s in sums_of.get(name, []):
-                hidden |= {n for n in (s.total, *s.parts) if n in system.shown}
-        else:
-            hidden.add(pick)
+            # every shown number is zero or hidden: the zeros go too (last resort)
+            zeros = sorted(n for n in system.shown - hidden)
+            if not zeros:
+                raise AssertionError(f"{exposed[0]} cannot be protected")  # pragma: no cover
+            pick = zeros[0]
+        hidden.add(pick)
     raise AssertionError("complementary suppression did not settle")  # pragma: no cover
 
 
+# complements tried per step before settling for the one that exposes the fewest
+TRIES = 40
+
+
 def _complement(
-    system: System, hidden: set[str], sums: list[Sum], last: set[str]
+    system: System,
+    hidden: set[str],
+    exposed: list[str],
+    sums_of: dict[str, list[Sum]],
+    last: set[str],
 ) -> str | None:
-    candidates = {
-        n
-        for s in sums
-        for n in (s.total, *s.parts)
-        if n in system.shown and n not in hidden and system.values[n] > 0
-    }
+    """The next number to hide: among shown, non-zero numbers sharing a sum with an
+    exposed one (smallest first, ``last`` ones after all others), the first that
+    protects the first exposed number; else the one leaving the fewest exposed."""
+
+    def usable(n: str) -> bool:
+        return n in system.shown and n not in hidden and system.values[n] > 0
+
+    order = lambda n: (n in last, system.values[n], n)  # noqa: E731
+    candidates = sorted(
+        {
+            n
+            for name in exposed
+            for s in sums_of.get(name, [])
+            for n in (s.total, *s.parts)
+            if usable(n)
+        },
+        key=order,
+    )
+    if not candidates:
+        # pinned through the sums of other numbers (e.g. a column total fixed by the
+        # grand total and the other columns): anything shown may be the partner
+        candidates = sorted((n for n in system.values if usable(n)), key=order)
     if not candidates:
         return None
-    return min(candidates, key=lambda n: (n in last, system.values[n], n))
+    target = exposed[0]
+    best, best_count = candidates[0], None
+    for n in candidates[:TRIES]:
+        still = recoverable(system, hidden | {n})
+        if target not in still:
+            return n
+        if best_count is None or len(still) < best_count:
+            best, best_count = n, len(still)
+    return best
 
 
 def link_periods(

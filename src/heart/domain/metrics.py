@@ -324,7 +324,9 @@ def elapsed_minutes(
     is negative or longer than ``limit`` (a data-entry slip, not a real interval)."""
     if start is None or end is None:
         return None
-    minutes = (end - start).total_seconds() / 60.0
+    # in UTC: Python subtracts two times of the same zone on the wall clock, which is
+    # an hour off across a daylight-saving change
+    minutes = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60.0
     if minutes < 0 or minutes > limit:
         return None
     return minutes
@@ -493,7 +495,7 @@ def staffed_team_hours(shifts: Iterable[ShiftRecord], period: Period) -> float:
     for s in shifts:
         if not s.staffed:
             continue
-        lo, hi = max(s.starts_at, start), min(s.ends_at, end)
+        lo, hi = max(s.starts_at.astimezone(UTC), start), min(s.ends_at.astimezone(UTC), end)
         if hi > lo:
             seconds += (hi - lo).total_seconds()
     return round(seconds / 3600, 2)
@@ -536,7 +538,9 @@ def compute(data: ReportData, period: Period, settings: ReportSettings) -> Figur
                 reached += 1
             else:
                 missed[
-                    missed_cause(c, team_unit=settings.team_unit, overridden=c.call_id in overridden)
+                    missed_cause(
+                        c, team_unit=settings.team_unit, overridden=c.call_id in overridden
+                    )
                 ] += 1
         if c.reached:
             team_responses += 1
@@ -559,10 +563,13 @@ def compute(data: ReportData, period: Period, settings: ReportSettings) -> Figur
             if not (start <= f.call_received_at < end):
                 continue
             # as the care SLA: counted once attempted or once its deadline has passed
-            if f.first_attempt_at is None and f.due_at > data.as_of:
+            due = f.due_at.astimezone(UTC)
+            if f.first_attempt_at is None and due > data.as_of.astimezone(UTC):
                 continue
             follow_due += 1
-            follow_within += int(f.first_attempt_at is not None and f.first_attempt_at <= f.due_at)
+            follow_within += int(
+                f.first_attempt_at is not None and f.first_attempt_at.astimezone(UTC) <= due
+            )
     made = completed = None
     if data.referrals is not None:
         inside = [r for r in data.referrals if start <= r.created_at < end]

@@ -56,7 +56,9 @@ def build_system(f: Figures, routes: Sequence[str]) -> System:
     cells = []
     for d in range(7):
         for h in range(24):
-            cells.append(s.add(f"hour_of_week.{WEEKDAYS[d]}.{h:02d}", f.hour_of_week.get((d, h), 0)))
+            cells.append(
+                s.add(f"hour_of_week.{WEEKDAYS[d]}.{h:02d}", f.hour_of_week.get((d, h), 0))
+            )
     s.add_sum("calls_total", cells)
     areas = sorted(f.by_area)
     for a in areas:
@@ -95,7 +97,9 @@ def build_system(f: Figures, routes: Sequence[str]) -> System:
     for r in sorted(f.overrides_by_route):
         s.add(f"overrides.by_route.{r}", f.overrides_by_route[r])
     if f.overrides:
-        s.add_sum("overrides.count", [f"overrides.by_route.{r}" for r in sorted(f.overrides_by_route)])
+        s.add_sum(
+            "overrides.count", [f"overrides.by_route.{r}" for r in sorted(f.overrides_by_route)]
+        )
 
     crisis_keys = _keys(CRISIS_LINE_OUTCOMES, sorted(f.crisis_line))
     s.add("crisis_line.total", sum(f.crisis_line.values()))
@@ -132,7 +136,9 @@ def _times(f: Figures) -> dict[str, TimeStats]:
 HEADLINE = ("calls_total", "eligible", "team_responses")
 
 
-def suppress(f: Figures, routes: Sequence[str], threshold: int, forced: Iterable[str] = ()) -> tuple[System, set[str]]:
+def suppress(
+    f: Figures, routes: Sequence[str], threshold: int, forced: Iterable[str] = ()
+) -> tuple[System, set[str]]:
     system = build_system(f, routes)
     return system, protect(system, threshold, forced=forced, prefer_last=HEADLINE)
 
@@ -206,9 +212,7 @@ def render_summary(
         "missed_by_cause": {c: v(f"missed_by_cause.{c}") for c in MISSED_CAUSES},
         "team_responses": v("team_responses"),
         "response_minutes": times("response_minutes", f.response_minutes),
-        "response_distribution": {
-            b: v(f"response_distribution.{b}") for b in response_bins()
-        },
+        "response_distribution": {b: v(f"response_distribution.{b}") for b in response_bins()},
         "dispatch_minutes": times("dispatch_minutes", f.dispatch_minutes),
         "on_scene_minutes": times("on_scene_minutes", f.on_scene_minutes),
         "dispositions": {
@@ -336,7 +340,9 @@ def year_to_date(
     for m in months:
         system, hidden = suppress(m, routes, threshold)
         month_hidden.append(hidden)
-        month_summaries.append(render_summary(m, system, hidden, threshold=threshold, program=program))
+        month_summaries.append(
+            render_summary(m, system, hidden, threshold=threshold, program=program)
+        )
     forced: set[str] = set()
     for _ in range(10):
         system, hidden = suppress(ytd, routes, threshold, forced)
@@ -344,4 +350,6 @@ def year_to_date(
         if more <= forced:
             break
         forced |= more
-    return month_summaries, render_summary(ytd, system, hidden, threshold=threshold, program=program)
+    return month_summaries, render_summary(
+        ytd, system, hidden, threshold=threshold, program=program
+    )

@@ -26,9 +26,13 @@ class CoverageForm(forms.Form):
         data = super().clean()
         lat, lon = data.get("lat"), data.get("lon")
         if (lat is None) != (lon is None):
-            raise forms.ValidationError(_("Give both latitude and longitude, or pick a point on the map."))
+            raise forms.ValidationError(
+                _("Give both latitude and longitude, or pick a point on the map.")
+            )
         if lat is None and not data.get("address"):
             if self.with_address:
                 raise forms.ValidationError(_("Type an address, or pick a point on the map."))
-            raise forms.ValidationError(_("Pick a point on the map, or give latitude and longitude."))
+            raise forms.ValidationError(
+                _("Pick a point on the map, or give latitude and longitude.")
+            )
         return data

@@ -37,7 +37,9 @@ from heart.reports.present import present
 log = logging.getLogger(__name__)
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # files of a published report folder the public may download
-DOWNLOADS = re.compile(r"^(report\.pdf|summary\.json|ytd\.json|data/[a-z_]+\.csv|charts/[a-z-]+\.png)$")
+DOWNLOADS = re.compile(
+    r"^(report\.pdf|summary\.json|ytd\.json|data/[a-z_]+\.csv|charts/[a-z-]+\.png)$"
+)
 
 
 # ------------------------------------------------------------------ shared context
@@ -56,7 +58,12 @@ def _day(request: HttpRequest) -> tuple[dt.date, dt.datetime | None, str | None]
         try:
             day = dt.date.fromisoformat(text)
         except ValueError:
-            return now.date(), now, _("The date %(value)s is not a date like 2024-05-31; showing today.") % {"value": text[:20]}
+            return (
+                now.date(),
+                now,
+                _("The date %(value)s is not a date like 2024-05-31; showing today.")
+                % {"value": text[:20]},
+            )
         return day, (now if day == now.date() else None), None
     return now.date(), now, None
 
@@ -97,7 +104,11 @@ def _unit_service(program, unit: str | None, day: dt.date, now: dt.datetime | No
         "windows": [(clock(a), clock(b)) for a, b in today.windows],
         "open_now": open_at(today, minute) if minute is not None else None,
         "week": [
-            {"day": d.day, "status": d.status, "windows": [(clock(a), clock(b)) for a, b in d.windows]}
+            {
+                "day": d.day,
+                "status": d.status,
+                "windows": [(clock(a), clock(b)) for a, b in d.windows],
+            }
             for d in week(program, unit, day)
         ],
         "area": area,
@@ -252,7 +263,12 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "public/privacy.html",
-        _context(request, "privacy", threshold=_threshold(), follow_up_hours=int(care_rules().follow_up_due_hours)),
+        _context(
+            request,
+            "privacy",
+            threshold=_threshold(),
+            follow_up_hours=int(care_rules().follow_up_due_hours),
+        ),
     )
 
 
@@ -310,7 +326,9 @@ def reports(request: HttpRequest) -> HttpResponse:
                 "through": this_year[0],
                 "months": doc.get("months", []),
                 **present(doc["year_to_date"]),
-                "trend_url": reverse("public-report-file", args=[this_year[0], "charts/monthly-trend.png"])
+                "trend_url": reverse(
+                    "public-report-file", args=[this_year[0], "charts/monthly-trend.png"]
+                )
                 if (reports_dir() / this_year[0] / "charts" / "monthly-trend.png").exists()
                 else None,
             }
@@ -326,7 +344,15 @@ def reports(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "public/reports.html",
-        _context(request, "reports", archive=archive, dashboard=dashboard, year=day.year, problem=problem, threshold=_threshold()),
+        _context(
+            request,
+            "reports",
+            archive=archive,
+            dashboard=dashboard,
+            year=day.year,
+            problem=problem,
+            threshold=_threshold(),
+        ),
     )
 
 
@@ -348,7 +374,11 @@ def report_month(request: HttpRequest, month: str) -> HttpResponse:
         )
         if (folder / "charts" / name).exists()
     }
-    data = sorted(p.name for p in (folder / "data").glob("*.csv")) if (folder / "data").is_dir() else []
+    data = (
+        sorted(p.name for p in (folder / "data").glob("*.csv"))
+        if (folder / "data").is_dir()
+        else []
+    )
     return render(
         request,
         "public/report_month.html",

@@ -43,7 +43,9 @@ def report_settings(program: Program, values: Mapping | None = None) -> ReportSe
     values = dict(values or {})
     unknown = sorted(set(values) - set(SETTING_KEYS))
     if unknown:
-        raise SettingsError(f"HEART_REPORTS: unknown key(s) {unknown} (known: {sorted(SETTING_KEYS)})")
+        raise SettingsError(
+            f"HEART_REPORTS: unknown key(s) {unknown} (known: {sorted(SETTING_KEYS)})"
+        )
 
     def number(key: str, *, positive: bool = True) -> float | None:
         value = values.get(key)
@@ -92,9 +94,7 @@ class Report:
         return {
             "program": self.program,
             "period": self.ytd.as_dict(),
-            "months": [
-                {"period": m["period"]["label"], **_trend_row(m)} for m in self.months
-            ],
+            "months": [{"period": m["period"]["label"], **_trend_row(m)} for m in self.months],
             "year_to_date": self.ytd_summary,
         }
 
@@ -135,12 +135,13 @@ def build_report(
     period (the adapters: heart.reports.selectors.live_data, store_source.store_data)."""
     ytd = Period.year_to_date(month) if with_ytd else month
     data = read(ytd)
-    calls = sorted(data.calls, key=lambda c: c.received_at)
-    starts = [c.received_at for c in calls]
+    # by the instant (timestamp(): a wall-clock sort would misplace the repeated hour)
+    calls = sorted(data.calls, key=lambda c: c.received_at.timestamp())
+    starts = [c.received_at.timestamp() for c in calls]
 
     def part(p: Period) -> ReportData:
-        lo = bisect.bisect_left(starts, p.start_utc)
-        hi = bisect.bisect_left(starts, p.end_utc)
+        lo = bisect.bisect_left(starts, p.start_utc.timestamp())
+        hi = bisect.bisect_left(starts, p.end_utc.timestamp())
         return replace(data, calls=calls[lo:hi])
 
     routes = list(ROUTES)
@@ -153,7 +154,9 @@ def build_report(
             monthly, ytd_figures, routes=routes, threshold=threshold, program=program.name
         )
     else:
-        month_summaries = [publish(figures, routes=routes, threshold=threshold, program=program.name)]
+        month_summaries = [
+            publish(figures, routes=routes, threshold=threshold, program=program.name)
+        ]
         ytd_summary = month_summaries[-1]
     return Report(
         program=program.name,

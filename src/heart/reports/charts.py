@@ -43,8 +43,16 @@ def monthly_trend(months: list[dict], path: Path, *, threshold: int) -> Path:
     x = range(len(labels))
     eligible = [m["eligible"] for m in months]
     reached = [m["reached"] for m in months]
-    ax.bar([i - 0.2 for i in x], [v or 0 for v in eligible], 0.4, color=BLUE, label="Eligible calls")
-    ax.bar([i + 0.2 for i in x], [v or 0 for v in reached], 0.4, color=ORANGE, label="Reached by a team")
+    ax.bar(
+        [i - 0.2 for i in x], [v or 0 for v in eligible], 0.4, color=BLUE, label="Eligible calls"
+    )
+    ax.bar(
+        [i + 0.2 for i in x],
+        [v or 0 for v in reached],
+        0.4,
+        color=ORANGE,
+        label="Reached by a team",
+    )
     for i, (e, r) in enumerate(zip(eligible, reached, strict=True)):
         for dx, value in ((-0.2, e), (0.2, r)):
             if value is None:
@@ -74,7 +82,9 @@ def hour_of_week(summary: dict, path: Path, *, threshold: int) -> Path:
         for h in range(24):
             if np.isnan(data[d, h]):
                 ax.add_patch(
-                    plt.Rectangle((h - 0.5, d - 0.5), 1, 1, fill=False, hatch="///", edgecolor=GREY, lw=0)
+                    plt.Rectangle(
+                        (h - 0.5, d - 0.5), 1, 1, fill=False, hatch="///", edgecolor=GREY, lw=0
+                    )
                 )
     ax.set_yticks(range(7), summary["hour_of_week"]["weekdays"])
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
@@ -82,11 +92,15 @@ def hour_of_week(summary: dict, path: Path, *, threshold: int) -> Path:
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
     cbar.ax.tick_params(labelsize=7)
     cbar.set_label("calls", fontsize=8)
-    ax.set_title(f"When calls come in (hatched: fewer than {threshold})", color=INK, fontsize=10, loc="left")
+    ax.set_title(
+        f"When calls come in (hatched: fewer than {threshold})", color=INK, fontsize=10, loc="left"
+    )
     return _save(fig, path)
 
 
-def bars(values: dict[str, int | None], labels: dict[str, str], path: Path, *, title: str, threshold: int) -> Path:
+def bars(
+    values: dict[str, int | None], labels: dict[str, str], path: Path, *, title: str, threshold: int
+) -> Path:
     """Horizontal bars (dispositions, missed calls by cause)."""
     keys = [k for k in values if values[k] is None or values[k]]
     fig, ax = _new(7.0, 0.45 * max(len(keys), 2) + 0.9)
@@ -151,10 +165,16 @@ def area_map(
     for key, value in drawable.items():
         for ring in shapes[key]:
             if value is None:
-                patch = PolygonPatch(ring, closed=True, facecolor="white", edgecolor=GREY, hatch="///", lw=0.3)
+                patch = PolygonPatch(
+                    ring, closed=True, facecolor="white", edgecolor=GREY, hatch="///", lw=0.3
+                )
             else:
                 patch = PolygonPatch(
-                    ring, closed=True, facecolor=cmap(0.15 + 0.85 * value / top), edgecolor="white", lw=0.3
+                    ring,
+                    closed=True,
+                    facecolor=cmap(0.15 + 0.85 * value / top),
+                    edgecolor="white",
+                    lw=0.3,
                 )
             ax.add_patch(patch)
     for ring in outlines:

@@ -17,7 +17,12 @@ def settings_for_program() -> ReportSettings:
     v = values()
     return report_settings(
         current_program(),
-        {k: x for k, x in v.items() if k not in ("area_by", "h3_resolution", "published_dir", "beat_layer", "beat_id_property")},
+        {
+            k: x
+            for k, x in v.items()
+            if k
+            not in ("area_by", "h3_resolution", "published_dir", "beat_layer", "beat_id_property")
+        },
     )
 
 

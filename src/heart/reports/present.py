@@ -28,7 +28,9 @@ class HeatCell:
     level: int  # 0-9 for the CSS class heat-N; -1 hidden
 
 
-def _rows(values: dict, table: dict, total: int | None = None, *, skip_zero: bool = False) -> list[Row]:
+def _rows(
+    values: dict, table: dict, total: int | None = None, *, skip_zero: bool = False
+) -> list[Row]:
     out = []
     for key, value in values.items():
         if skip_zero and value == 0:

@@ -43,7 +43,9 @@ OVERRIDE_EVENT = "dispatch.override"
 K = TimelineEvent.Kind
 
 
-def area_of(beat: str, lon: float | None, lat: float | None, *, by: str, resolution: int) -> str | None:
+def area_of(
+    beat: str, lon: float | None, lat: float | None, *, by: str, resolution: int
+) -> str | None:
     """The area a call is counted in: an H3 cell (or the beat): never the point."""
     if by == "beat" and beat:
         return beat
@@ -162,7 +164,9 @@ def _backups(where: Q) -> list[BackupRecord]:
     out = []
     for parent, received, nature, reasons in rows:
         codes = [r.get("code", "") for r in reasons or () if r.get("code") != "backup_request"]
-        out.append(BackupRecord(str(parent), received, nature, codes[0] if codes else "not_recorded"))
+        out.append(
+            BackupRecord(str(parent), received, nature, codes[0] if codes else "not_recorded")
+        )
     return out
 
 

@@ -19,6 +19,7 @@ never reach a record.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -50,7 +51,9 @@ def store_info(store: Path, *, basis: str = "auto") -> StoreInfo:
     store = Path(store)
     calls = store / "calls.parquet"
     if not calls.exists():
-        raise InputError(f"{store}: not a planning store (no calls.parquet; run `heart plan import`)")
+        raise InputError(
+            f"{store}: not a planning store (no calls.parquet; run `heart plan import`)"
+        )
     meta: dict = {}
     if (store / "import.json").exists():
         try:
@@ -73,10 +76,8 @@ def store_info(store: Path, *, basis: str = "auto") -> StoreInfo:
             zone = None  # a mapping file that moved: the program's zone is used
     limit = MAX_INTERVAL_MINUTES
     if meta.get("timeline"):
-        try:
+        with contextlib.suppress(MappingError):  # a moved timeline file: the default
             limit = Timeline.load(Path(meta["timeline"])).max_interval_minutes
-        except MappingError:
-            pass
     return StoreInfo(store, basis, zone, float(limit), mapping)
 
 
@@ -90,7 +91,9 @@ def disposition_table(mapping: str) -> dict[str, str]:
         for line, row in enumerate(csv.DictReader(fh), start=2):
             outcome = (row.get("outcome") or "").strip()
             if outcome not in DISPOSITIONS:
-                raise InputError(f"{path}: line {line}: outcome {outcome!r} is not one of {DISPOSITIONS}")
+                raise InputError(
+                    f"{path}: line {line}: outcome {outcome!r} is not one of {DISPOSITIONS}"
+                )
             table[(row.get("disposition") or "").strip().casefold()] = outcome
     return table
 
@@ -156,9 +159,7 @@ def store_data(
         dispositions = (
             df["disposition"].to_list() if "disposition" in df.columns else [None] * df.height
         )
-        outcome = [
-            (table.get(d.strip().casefold(), "other") if d else None) for d in dispositions
-        ]
+        outcome = [(table.get(d.strip().casefold(), "other") if d else None) for d in dispositions]
         frame = df.select(
             pl.col("row").cast(pl.String),
             "received_utc",
@@ -218,7 +219,9 @@ def estimate_unit_minutes(info: StoreInfo, program: Program) -> tuple[float, str
     minutes = (
         df.with_columns(decided["eligible"])
         .filter(pl.col("eligible"))
-        .select(((pl.col("cleared_utc") - pl.col("dispatched_utc")).dt.total_seconds() / 60).alias("m"))
+        .select(
+            ((pl.col("cleared_utc") - pl.col("dispatched_utc")).dt.total_seconds() / 60).alias("m")
+        )
         .filter(pl.col("m").is_between(0, info.max_interval_minutes))
         .get_column("m")
     )

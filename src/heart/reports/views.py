@@ -69,10 +69,14 @@ def _summary(request: HttpRequest, period: Period) -> tuple[dict, bool]:
     program = current_program()
     settings = config.settings_for_program()
     as_published = request.GET.get("public") == "1"
-    data = live_data(period, program, area_by=config.area_by(), h3_resolution=config.h3_resolution())
+    data = live_data(
+        period, program, area_by=config.area_by(), h3_resolution=config.h3_resolution()
+    )
     figures = compute(data, period, settings)
     threshold = settings.suppression_threshold if as_published else 1
-    return publish(figures, routes=list(ROUTES), threshold=threshold, program=program.name), as_published
+    return publish(
+        figures, routes=list(ROUTES), threshold=threshold, program=program.name
+    ), as_published
 
 
 @login_required
@@ -81,9 +85,20 @@ def _summary(request: HttpRequest, period: Period) -> tuple[dict, bool]:
 def index(request: HttpRequest) -> HttpResponse:
     period, problems = period_from(request)
     summary, as_published = _summary(request, period)
-    csvs = ["summary", "calls_by_route", "calls_by_call_type_and_route", "calls_by_hour_of_week",
-            "calls_by_area", "missed_by_cause", "dispositions", "response_times",
-            "response_time_distribution", "backup_requests", "overrides", "crisis_line_outcomes"]
+    csvs = [
+        "summary",
+        "calls_by_route",
+        "calls_by_call_type_and_route",
+        "calls_by_hour_of_week",
+        "calls_by_area",
+        "missed_by_cause",
+        "dispositions",
+        "response_times",
+        "response_time_distribution",
+        "backup_requests",
+        "overrides",
+        "crisis_line_outcomes",
+    ]
     query = request.GET.copy()
     query.pop("public", None)
     return render(
@@ -120,4 +135,3 @@ def csv_file(request: HttpRequest, name: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}_{period.label}.csv"'
     return response
-

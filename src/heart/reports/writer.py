@@ -186,10 +186,7 @@ def write_open_data(s: dict, folder: Path, *, months: list[dict] | None = None) 
         _csv(
             folder / "calls_by_area.csv",
             ["period", "area", "area_kind", "calls", "note"],
-            [
-                [period, a, _area_kind(a), _value(v), _note(v)]
-                for a, v in s["by_area"].items()
-            ],
+            [[period, a, _area_kind(a), _value(v), _note(v)] for a, v in s["by_area"].items()],
         )
     )
     out.append(
@@ -310,7 +307,9 @@ def draw_charts(
 ) -> dict[str, Path]:
     s = report.summary
     out = {
-        "trend": charts.monthly_trend(report.months, folder / "monthly-trend.png", threshold=threshold),
+        "trend": charts.monthly_trend(
+            report.months, folder / "monthly-trend.png", threshold=threshold
+        ),
         "heat": charts.hour_of_week(s, folder / "hour-of-week.png", threshold=threshold),
         "dispositions": charts.bars(
             {k: v for k, v in s["dispositions"].items()},
@@ -319,7 +318,9 @@ def draw_charts(
             title="How team responses ended",
             threshold=threshold,
         ),
-        "response": charts.response_distribution(s, folder / "response-times.png", threshold=threshold),
+        "response": charts.response_distribution(
+            s, folder / "response-times.png", threshold=threshold
+        ),
     }
     shapes = area_shapes(s["by_area"], beat_shapes)
     made = charts.area_map(
@@ -335,7 +336,9 @@ def draw_charts(
     return out
 
 
-def area_shapes(by_area: dict, beat_shapes: dict | None) -> dict[str, list[list[tuple[float, float]]]]:
+def area_shapes(
+    by_area: dict, beat_shapes: dict | None
+) -> dict[str, list[list[tuple[float, float]]]]:
     shapes = {}
     for area in by_area:
         if area != "unknown" and h3.is_valid_cell(area):
@@ -369,7 +372,9 @@ def rings(geometry) -> list[list[tuple[float, float]]]:
     return out
 
 
-def beat_shapes_from(path: Path, id_property: str = "CAD") -> dict[str, list[list[tuple[float, float]]]]:
+def beat_shapes_from(
+    path: Path, id_property: str = "CAD"
+) -> dict[str, list[list[tuple[float, float]]]]:
     """Beat id -> outline rings, from a GeoJSON layer (e.g. the city's police beats)."""
     from shapely.geometry import shape
 
