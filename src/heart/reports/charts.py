@@ -75,8 +75,7 @@ def hour_of_week(summary: dict, path: Path, *, threshold: int) -> Path:
     data = np.array([[np.nan if v is None else v for v in row] for row in grid], dtype=float)
     fig, ax = _new(7.0, 2.8)
     masked = np.ma.masked_invalid(data)
-    cmap = matplotlib.colormaps["Blues"].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="white")
     im = ax.imshow(masked, aspect="auto", cmap=cmap, vmin=0)
     for d in range(7):
         for h in range(24):
