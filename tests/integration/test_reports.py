@@ -151,7 +151,7 @@ def test_the_database_gives_the_hand_computed_figures(november, program):
     # the staffed shift of the fixture: 20 Nov 10:00 to 20:00 (10 h)
     assert f.team_hours == 10.0
     # no personal data in any record: areas are H3 cells, never points
-    assert all(c.area and len(c.area) == 15 for c in data.calls)
+    assert all(a and len(a) == 15 for a in data.calls.get_column("area").to_list())
 
 
 def test_summary_api_takes_a_period_and_counts_backups_apart(november, person):

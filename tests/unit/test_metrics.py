@@ -456,3 +456,63 @@ def test_the_summary_has_every_key_and_is_valid_json(nov):
     assert s["hour_of_week"]["calls"][6][1] == 2
     json.loads(json.dumps(s, allow_nan=False))
     assert s["staffing"]["team_hours"] == 23.0
+
+
+def test_the_columnar_rules_equal_the_single_call_rules():
+    """compute() applies is_eligible, missed_cause, elapsed_minutes and response_bin to
+    columns; on random calls it agrees with the functions applied call by call."""
+    import random
+
+    rng = random.Random(5)
+    codes_pool = [
+        "nature_eligible",
+        "nature_not_eligible",
+        "weapon_flag",
+        "violence_in_narrative",
+        "crt_closed_hours",
+        "crt_outside_area",
+        "crt_unavailable",
+        "crt_holiday",
+        "crt_location_unknown",
+        "route_crt",
+        "route_ccd",
+        "ccd_closed_hours",
+    ]
+    calls, overrides = [], []
+    for i in range(400):
+        at = NOV.start_utc + dt.timedelta(minutes=97 * i)
+        reached = rng.random() < 0.4
+        scene = at + dt.timedelta(
+            minutes=rng.choice([-5, 0, 4.999, 5, 29.5, 45, 119.99, 120, 2000])
+        )
+        calls.append(
+            call(
+                str(i),
+                at,
+                rng.choice(["crt", "ccd", "standard"]),
+                tuple(rng.sample(codes_pool, rng.randint(0, 4))),
+                team_sent=reached,
+                reached=reached,
+                on_scene_at=scene if reached else None,
+            )
+        )
+        if rng.random() < 0.05:
+            overrides.append(OverrideRecord(str(i), at, "crt", False))
+    f = compute(ReportData("live", calls, overrides=overrides, as_of=AS_OF), NOV, SETTINGS)
+    overridden = {o.call_id for o in overrides}
+    inside = [c for c in calls if NOV.contains(c.received_at)]
+    eligible = [c for c in inside if is_eligible(c)]
+    assert f.eligible == len(eligible)
+    expected = {c: 0 for c in f.missed_by_cause}
+    for c in eligible:
+        if not c.reached:
+            expected[missed_cause(c, team_unit="crt", overridden=c.call_id in overridden)] += 1
+    assert f.missed_by_cause == expected
+    minutes = [
+        elapsed_minutes(c.received_at, c.on_scene_at, limit=1440) for c in inside if c.reached
+    ]
+    minutes = [m for m in minutes if m is not None]
+    assert f.response_minutes == time_stats(minutes)
+    from collections import Counter
+
+    assert f.response_histogram == dict(Counter(map(response_bin, minutes)))

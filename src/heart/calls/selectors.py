@@ -11,7 +11,6 @@ from heart.domain.metrics import Period
 from heart.errors import Invalid
 from heart.program_in_force import current_program
 
-
 BACKUP_SOURCE = "backup"  # teams.services.request_backup: a linked police request
 
 
@@ -63,7 +62,9 @@ def report_period(
         return None
     if first is None or last is None:
         missing = "from" if first is None else "to"
-        raise Invalid(f"{missing}: required with {'to' if missing == 'from' else 'from'}", path=missing)
+        raise Invalid(
+            f"{missing}: required with {'to' if missing == 'from' else 'from'}", path=missing
+        )
     if last < first:
         raise Invalid("to: before from", path="to")
     return Period(first, last + dt.timedelta(days=1), zone)
@@ -85,7 +86,9 @@ def summary(*, period: Period | None = None) -> dict:
     by_state = {r["state"]: r["n"] for r in calls.values("state").annotate(n=Count("id"))}
     outcomes = {
         r["outcome"]: r["n"]
-        for r in Disposition.objects.filter(call__in=calls).values("outcome").annotate(n=Count("id"))
+        for r in Disposition.objects.filter(call__in=calls)
+        .values("outcome")
+        .annotate(n=Count("id"))
     }
     return {
         "period": period.as_dict() if period else None,

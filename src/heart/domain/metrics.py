@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 UTC = dt.UTC
 
 # the reason codes (heart.domain.triage) that exclude a call of an eligible type
@@ -241,7 +243,7 @@ class ReportData:
     """Everything the measures read, already without personal data."""
 
     basis: str  # live | responses (a team's own records) | cad (a CAD export, replayed)
-    calls: Sequence[CallRecord]
+    calls: Sequence[CallRecord] | pl.DataFrame  # records, or columns as calls_frame()
     backups: Sequence[BackupRecord] = ()
     overrides: Sequence[OverrideRecord] = ()
     shifts: Sequence[ShiftRecord] | None = None  # None: staffing unknown for this source
@@ -501,59 +503,150 @@ def staffed_team_hours(shifts: Iterable[ShiftRecord], period: Period) -> float:
     return round(seconds / 3600, 2)
 
 
+# ------------------------------------------------------------------ calls as columns
+
+_TIME = pl.Datetime("us", "UTC")
+CALL_SCHEMA = {
+    "call_id": pl.String,
+    "received_at": _TIME,
+    "call_type": pl.String,
+    "route": pl.String,
+    "reason_codes": pl.List(pl.String),
+    "team_sent": pl.Boolean,
+    "reached": pl.Boolean,
+    "dispatched_at": _TIME,
+    "on_scene_at": _TIME,
+    "cleared_at": _TIME,
+    "disposition": pl.String,
+    "crisis_line_outcome": pl.String,
+    "area": pl.String,
+    "rules_version": pl.String,
+    "eligible": pl.Boolean,
+}
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def calls_frame(calls: Sequence[CallRecord] | pl.DataFrame) -> pl.DataFrame:
+    """The calls as columns (CALL_SCHEMA): the records themselves, or a frame an adapter
+    built with the same columns (a million calls never become a million objects)."""
+    if isinstance(calls, pl.DataFrame):
+        missing = [c for c in CALL_SCHEMA if c not in calls.columns]
+        if missing:
+            raise ValueError(f"calls frame: missing columns {missing}")
+        return calls.select([pl.col(c).cast(t) for c, t in CALL_SCHEMA.items()])
+    columns: dict[str, list] = {name: [] for name in CALL_SCHEMA}
+    for c in calls:
+        columns["call_id"].append(c.call_id)
+        columns["received_at"].append(_utc(c.received_at))
+        columns["call_type"].append(c.call_type)
+        columns["route"].append(c.route)
+        columns["reason_codes"].append(list(c.reason_codes))
+        columns["team_sent"].append(c.team_sent)
+        columns["reached"].append(c.reached)
+        columns["dispatched_at"].append(_utc(c.dispatched_at))
+        columns["on_scene_at"].append(_utc(c.on_scene_at))
+        columns["cleared_at"].append(_utc(c.cleared_at))
+        columns["disposition"].append(c.disposition)
+        columns["crisis_line_outcome"].append(c.crisis_line_outcome)
+        columns["area"].append(c.area)
+        columns["rules_version"].append(c.rules_version)
+        columns["eligible"].append(c.eligible)
+    return pl.DataFrame(columns, schema=CALL_SCHEMA)
+
+
+def _eligible_expr() -> pl.Expr:
+    """is_eligible() on columns: the stated flag, else the reason codes."""
+    codes = pl.col("reason_codes")
+    judged = codes.list.contains("nature_eligible") & ~pl.any_horizontal(
+        [codes.list.contains(c) for c in sorted(EXCLUDING_CODES)]
+    )
+    return pl.coalesce(pl.col("eligible"), judged.fill_null(False))
+
+
+def _missed_expr(team_unit: str, overridden: set[str]) -> pl.Expr:
+    """missed_cause() on columns: an override first, else the last code naming the team
+    unit's status, else 'not_reached'."""
+    causes = {f"{team_unit}_{status}": cause for status, cause in _CAUSE_OF_STATUS.items()}
+    last = (
+        pl.col("reason_codes")
+        .list.eval(pl.element().replace_strict(causes, default=None, return_dtype=pl.String))
+        .list.drop_nulls()
+        .list.last()
+    )
+    return (
+        pl.when(pl.col("call_id").is_in(list(overridden)))
+        .then(pl.lit("override"))
+        .otherwise(last.fill_null("not_reached"))
+    )
+
+
+def _minutes_expr(start: str, end: str, limit: float) -> pl.Expr:
+    """elapsed_minutes() on columns."""
+    m = (pl.col(end) - pl.col(start)).dt.total_seconds(fractional=True) / 60.0
+    return pl.when(m.is_between(0, limit)).then(m).otherwise(None)
+
+
+def _bin_expr(column: str) -> pl.Expr:
+    """response_bin() on a column: the same [lo, hi) bins and labels."""
+    m = pl.col(column)
+    expr = pl.lit(f"{RESPONSE_BINS[-1]}+")
+    pairs = list(zip(RESPONSE_BINS, RESPONSE_BINS[1:], strict=False))
+    for lo, hi in reversed(pairs):
+        expr = pl.when((m >= lo) & (m < hi)).then(pl.lit(f"{lo}-{hi}")).otherwise(expr)
+    return expr
+
+
+def _counts(frame: pl.DataFrame, *keys: str) -> dict:
+    if frame.height == 0:
+        return {}
+    rows = frame.group_by(list(keys)).len().iter_rows()
+    if len(keys) == 1:
+        return {k: n for k, n in rows if k is not None}
+    return {tuple(r[:-1]): r[-1] for r in rows}
+
+
 def compute(data: ReportData, period: Period, settings: ReportSettings) -> Figures:
-    """Every measure for calls received in ``period`` (records outside it are ignored)."""
-    zone = period.zone
+    """Every measure for calls received in ``period`` (records outside it are ignored).
+
+    The per-call rules are those of the functions above (is_eligible, missed_cause,
+    elapsed_minutes, local_hour_of_week), applied to columns; tests check both on the
+    same fixtures."""
     start, end = period.start_utc, period.end_utc
     limit = settings.max_interval_minutes
-    calls = [c for c in data.calls if start <= c.received_at < end]
-    ids = {c.call_id for c in calls}
+    frame = calls_frame(data.calls).filter(
+        (pl.col("received_at") >= start) & (pl.col("received_at") < end)
+    )
+    # the backups and overrides of these calls (a set of the few ids they name, never of
+    # every call: a year of a big city's calls is a million)
+    named = {b.parent_id for b in data.backups} | {o.call_id for o in data.overrides}
+    ids = set(frame.filter(pl.col("call_id").is_in(list(named))).get_column("call_id").to_list())
     overrides = [o for o in data.overrides if o.call_id in ids]
     overridden = {o.call_id for o in overrides}
-
-    by_route: Counter[str] = Counter()
-    by_type: Counter[str] = Counter()
-    by_type_route: Counter[tuple[str, str]] = Counter()
+    local = pl.col("received_at").dt.convert_time_zone(period.timezone)
+    frame = frame.with_columns(
+        _eligible_expr().alias("is_eligible"),
+        (local.dt.weekday() - 1).alias("weekday"),
+        local.dt.hour().alias("hour"),
+        pl.col("area").fill_null("unknown"),
+    )
+    eligible = frame.filter(pl.col("is_eligible"))
+    missed_frame = eligible.filter(~pl.col("reached")).with_columns(
+        _missed_expr(settings.team_unit, overridden).alias("cause")
+    )
     missed: Counter[str] = Counter({c: 0 for c in MISSED_CAUSES})
-    dispositions: Counter[str] = Counter()
-    crisis: Counter[str] = Counter()
-    how: Counter[tuple[int, int]] = Counter()
-    areas: Counter[str] = Counter()
-    versions: Counter[str] = Counter()
-    response, dispatch, on_scene = [], [], []
-    eligible = reached = team_responses = 0
-    for c in calls:
-        by_route[c.route] += 1
-        by_type[c.call_type] += 1
-        by_type_route[(c.call_type, c.route)] += 1
-        how[local_hour_of_week(c.received_at, zone)] += 1
-        areas[c.area or "unknown"] += 1
-        if c.rules_version:
-            versions[c.rules_version] += 1
-        if c.crisis_line_outcome:
-            crisis[c.crisis_line_outcome] += 1
-        if is_eligible(c):
-            eligible += 1
-            if c.reached:
-                reached += 1
-            else:
-                missed[
-                    missed_cause(
-                        c, team_unit=settings.team_unit, overridden=c.call_id in overridden
-                    )
-                ] += 1
-        if c.reached:
-            team_responses += 1
-            dispositions[c.disposition or "not_recorded"] += 1
-            m = elapsed_minutes(c.received_at, c.on_scene_at, limit=limit)
-            if m is not None:
-                response.append(m)
-            m = elapsed_minutes(c.received_at, c.dispatched_at, limit=limit)
-            if m is not None:
-                dispatch.append(m)
-            m = elapsed_minutes(c.on_scene_at, c.cleared_at, limit=limit)
-            if m is not None:
-                on_scene.append(m)
+    missed.update(_counts(missed_frame, "cause"))
+    reached_frame = frame.filter(pl.col("reached")).with_columns(
+        _minutes_expr("received_at", "on_scene_at", limit).alias("response"),
+        _minutes_expr("received_at", "dispatched_at", limit).alias("dispatch"),
+        _minutes_expr("on_scene_at", "cleared_at", limit).alias("on_scene"),
+        pl.col("disposition").fill_null("not_recorded"),
+    )
+    response = reached_frame.get_column("response").drop_nulls().to_list()
+    dispatch = reached_frame.get_column("dispatch").drop_nulls().to_list()
+    on_scene = reached_frame.get_column("on_scene").drop_nulls().to_list()
 
     backups = [b for b in data.backups if b.parent_id in ids]
     follow_due = follow_within = None
@@ -592,39 +685,44 @@ def compute(data: ReportData, period: Period, settings: ReportSettings) -> Figur
     return Figures(
         period=period,
         basis=data.basis,
-        calls_total=len(calls),
-        by_route=dict(by_route),
-        by_call_type=dict(by_type),
-        by_call_type_route=dict(by_type_route),
-        eligible=eligible,
-        reached=reached,
+        calls_total=frame.height,
+        by_route=_counts(frame, "route"),
+        by_call_type=_counts(frame, "call_type"),
+        by_call_type_route=_counts(frame, "call_type", "route"),
+        eligible=eligible.height,
+        reached=int(eligible.get_column("reached").sum()),
         missed_by_cause=dict(missed),
-        team_responses=team_responses,
+        team_responses=reached_frame.height,
         response_minutes=time_stats(response),
-        response_histogram={b: n for b, n in Counter(map(response_bin, response)).items()},
+        response_histogram=_counts(
+            reached_frame.filter(pl.col("response").is_not_null()).with_columns(
+                _bin_expr("response").alias("bin")
+            ),
+            "bin",
+        ),
         dispatch_minutes=time_stats(dispatch),
         on_scene_minutes=time_stats(on_scene),
-        dispositions=dict(dispositions),
+        dispositions=_counts(reached_frame, "disposition"),
         backup_requests=len(backups),
         backup_by_cause=dict(Counter(b.cause for b in backups)),
         backup_by_call_type=dict(Counter(b.parent_call_type for b in backups)),
         overrides=len(overrides),
         overrides_by_route=dict(Counter(o.route for o in overrides)),
-        crisis_line=dict(crisis),
+        crisis_line=_counts(frame, "crisis_line_outcome"),
         follow_ups_due=follow_due,
         follow_ups_within=follow_within,
         referrals_made=made,
         referrals_completed=completed,
         repeat=repeat,
-        hour_of_week=dict(how),
-        by_area=dict(areas),
+        hour_of_week=_counts(frame, "weekday", "hour"),
+        by_area=_counts(frame, "area"),
         team_hours=(None if data.shifts is None else staffed_team_hours(data.shifts, period)),
         police_minutes=settings.police_minutes_per_call,
         ems_minutes=settings.ems_minutes_per_call,
         budget_for_period=period_budget(settings.annual_budget, period),
         budget_source=settings.annual_budget.source,
         currency=settings.currency,
-        rules_versions=dict(versions),
+        rules_versions={k: n for k, n in _counts(frame, "rules_version").items() if k},
         follow_up_hours=settings.follow_up_hours,
         repeat_window_days=settings.repeat_window_days,
         source=data.source,

@@ -6,12 +6,19 @@ call the same function with records from the database or from a planning store.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from heart.domain.metrics import Estimate, Figures, Period, ReportData, ReportSettings, compute
+from heart.domain.metrics import (
+    Estimate,
+    Figures,
+    Period,
+    ReportData,
+    ReportSettings,
+    calls_frame,
+    compute,
+)
 from heart.domain.program import ROUTES, Program
 from heart.domain.public_summary import summary as publish
 from heart.domain.public_summary import year_to_date
@@ -135,21 +142,15 @@ def build_report(
     period (the adapters: heart.reports.selectors.live_data, store_source.store_data)."""
     ytd = Period.year_to_date(month) if with_ytd else month
     data = read(ytd)
-    # by the instant (timestamp(): a wall-clock sort would misplace the repeated hour)
-    calls = sorted(data.calls, key=lambda c: c.received_at.timestamp())
-    starts = [c.received_at.timestamp() for c in calls]
-
-    def part(p: Period) -> ReportData:
-        lo = bisect.bisect_left(starts, p.start_utc.timestamp())
-        hi = bisect.bisect_left(starts, p.end_utc.timestamp())
-        return replace(data, calls=calls[lo:hi])
+    # the calls as columns once; each month and the year filter them (heart.domain.metrics)
+    data = replace(data, calls=calls_frame(data.calls))
 
     routes = list(ROUTES)
     threshold = settings.suppression_threshold
-    monthly = [compute(part(m), m, settings) for m in ytd.months()]
+    monthly = [compute(data, m, settings) for m in ytd.months()]
     figures = monthly[-1]
     if with_ytd and len(monthly) > 1:
-        ytd_figures = compute(replace(data, calls=calls), ytd, settings)
+        ytd_figures = compute(data, ytd, settings)
         month_summaries, ytd_summary = year_to_date(
             monthly, ytd_figures, routes=routes, threshold=threshold, program=program.name
         )

@@ -12,13 +12,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.patches import Polygon as PolygonPatch  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency
 BLUE, ORANGE, GREEN, GREY = "#0072B2", "#E69F00", "#009E73", "#BBBBBB"
 INK = "#1a1a1a"
-DPI = 150
+DPI = 120  # sharp on a phone and on paper; fast to draw and to print
 
 
 def _new(width: float = 7.0, height: float = 3.2):
@@ -161,21 +162,23 @@ def area_map(
     counts = [v for v in drawable.values() if v is not None]
     top = max(counts) if counts else threshold
     cmap = matplotlib.colormaps["Oranges"]
+    shown_rings, shown_colors, hidden_rings = [], [], []
     for key, value in drawable.items():
         for ring in shapes[key]:
             if value is None:
-                patch = PolygonPatch(
-                    ring, closed=True, facecolor="white", edgecolor=GREY, hatch="///", lw=0.3
-                )
+                hidden_rings.append(ring)
             else:
-                patch = PolygonPatch(
-                    ring,
-                    closed=True,
-                    facecolor=cmap(0.15 + 0.85 * value / top),
-                    edgecolor="white",
-                    lw=0.3,
-                )
-            ax.add_patch(patch)
+                shown_rings.append(ring)
+                shown_colors.append(cmap(0.15 + 0.85 * value / top))
+    # one collection per kind: thousands of cells draw in a fraction of a second
+    ax.add_collection(
+        PolyCollection(shown_rings, facecolors=shown_colors, edgecolors="white", linewidths=0.3)
+    )
+    ax.add_collection(
+        PolyCollection(
+            hidden_rings, facecolors="white", edgecolors=GREY, hatch="///", linewidths=0.3
+        )
+    )
     for ring in outlines:
         ax.add_patch(PolygonPatch(ring, closed=True, fill=False, edgecolor=INK, lw=1.0))
     ax.autoscale_view()

@@ -10,6 +10,10 @@ from django.utils.translation import gettext as _
 
 from heart.reports import labels
 
+# the pages list the most frequent call types; the open data has every one (a table of
+# all 149 Durham CAD natures would fill pages of the PDF)
+TOP_CALL_TYPES = 25
+
 
 @dataclass(frozen=True)
 class Row:
@@ -65,7 +69,8 @@ def present(summary: dict) -> dict:
         "call_types": sorted(
             _rows(summary["by_call_type"], {}, summary["calls_total"]),
             key=lambda r: (r.value is None, -(r.value or 0), r.label),
-        ),
+        )[:TOP_CALL_TYPES],
+        "call_types_count": len(summary["by_call_type"]),
         "missed": _rows(summary["missed_by_cause"], labels.MISSED),
         "dispositions": _rows(summary["dispositions"], labels.DISPOSITIONS, team, skip_zero=True),
         "crisis_line": _rows(summary["crisis_line"]["outcomes"], labels.CRISIS_LINE),

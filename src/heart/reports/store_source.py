@@ -30,7 +30,7 @@ import polars as pl
 
 from heart.batch.io import InputError
 from heart.domain.mapping import MappingError, load_mapping
-from heart.domain.metrics import DISPOSITIONS, CallRecord, Period, ReportData
+from heart.domain.metrics import CALL_SCHEMA, DISPOSITIONS, Period, ReportData, calls_frame
 from heart.domain.program import Program
 from heart.planning.eligibility import H3_RESOLUTION, area_key, classify
 from heart.planning.store import MAX_INTERVAL_MINUTES, Timeline
@@ -124,84 +124,91 @@ def store_data(
     if df.height == 0:
         return ReportData(basis=info.basis, calls=[], source=str(info.path), as_of=_now())
     area = area_key(df, by=area_by, resolution=h3_resolution)
+    ids = df.get_column("row").cast(pl.String)
     if info.basis == "cad":
         decided = classify(program, df, rules_as_of=rules_as_of)
+        team = decided.get_column("route").is_in(list(team_routes))
         frame = pl.DataFrame(
             {
-                "call_id": df["row"].cast(pl.String),
-                "received_at": df["received_utc"],
-                "call_type": df["nature"],
-                "route": decided["route"],
-                "reasons": decided["reasons"],
+                "call_id": ids,
+                "received_at": df.get_column("received_utc"),
+                "call_type": df.get_column("nature").fill_null("UNKNOWN"),
+                "route": decided.get_column("route"),
+                "reason_codes": decided.get_column("reasons").fill_null("").str.split(";"),
+                "team_sent": team,
+                "reached": team,
                 "area": area,
             }
+        ).with_columns(
+            pl.lit(program.rules_version).alias("rules_version"),
+            *(pl.lit(None, dtype=CALL_SCHEMA[c]).alias(c) for c in _ABSENT_IN_CAD),
         )
-        records = [
-            CallRecord(
-                call_id=cid,
-                received_at=at,
-                call_type=ctype or "UNKNOWN",
-                route=route,
-                reason_codes=tuple(reasons.split(";")) if reasons else (),
-                team_sent=route in team_routes,
-                reached=route in team_routes,
-                area=a,
-                rules_version=program.rules_version,
-            )
-            for cid, at, ctype, route, reasons, a in frame.iter_rows()
-        ]
         notes.append(
             "Replayed from a CAD export: routes are what the program's rules would have "
             "decided; 'reached' counts calls the rules would send a team to."
         )
     else:
         table = disposition_table(info.mapping)
-        dispositions = (
-            df["disposition"].to_list() if "disposition" in df.columns else [None] * df.height
+        words = (
+            df.get_column("disposition")
+            if "disposition" in df.columns
+            else pl.Series([None] * df.height, dtype=pl.String)
         )
-        outcome = [(table.get(d.strip().casefold(), "other") if d else None) for d in dispositions]
-        frame = df.select(
-            pl.col("row").cast(pl.String),
-            "received_utc",
-            "nature",
-            _optional(df, "dispatched_utc"),
-            "arrived_utc",
-            _optional(df, "cleared_utc"),
-        ).with_columns(pl.Series("disposition", outcome, dtype=pl.String), area)
-        records = [
-            CallRecord(
-                call_id=cid,
-                received_at=at,
-                call_type=ctype or "UNKNOWN",
-                route=team_route,
-                team_sent=True,
-                reached=arrived is not None,
-                dispatched_at=dispatched,
-                on_scene_at=arrived,
-                cleared_at=cleared,
-                disposition=disp if arrived is not None else None,
-                area=a,
-                eligible=True,
-            )
-            for cid, at, ctype, dispatched, arrived, cleared, disp, a in frame.iter_rows()
-        ]
+        outcome = (
+            words.str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(table, default="other", return_dtype=pl.String)
+        )
+        arrived = df.get_column("arrived_utc")
+        frame = pl.DataFrame(
+            {
+                "call_id": ids,
+                "received_at": df.get_column("received_utc"),
+                "call_type": df.get_column("nature").fill_null("UNKNOWN"),
+                "team_sent": pl.Series([True] * df.height),
+                "reached": arrived.is_not_null(),
+                "on_scene_at": arrived,
+                "disposition": pl.select(
+                    pl.when(arrived.is_not_null() & words.is_not_null()).then(outcome)
+                ).to_series(),
+                "area": area,
+            }
+        ).with_columns(
+            pl.lit(team_route).alias("route"),
+            pl.lit([], dtype=pl.List(pl.String)).alias("reason_codes"),
+            _optional(df, "dispatched_utc").alias("dispatched_at"),
+            _optional(df, "cleared_utc").alias("cleared_at"),
+            pl.lit(None, dtype=pl.String).alias("crisis_line_outcome"),
+            pl.lit("").alias("rules_version"),
+            pl.lit(True).alias("eligible"),
+        )
         notes.append(
             "A team's own dispatch records: every record is a team response; times "
             f"outside 0-{info.max_interval_minutes:g} minutes are data-entry slips and left out."
         )
     return ReportData(
         basis=info.basis,
-        calls=records,
+        calls=calls_frame(frame),
         source=str(info.path),
         notes=tuple(notes),
         as_of=_now(),
     )
 
 
-def _optional(df: pl.DataFrame, column: str) -> pl.Expr:
+_ABSENT_IN_CAD = (
+    "dispatched_at",
+    "on_scene_at",
+    "cleared_at",
+    "disposition",
+    "crisis_line_outcome",
+    "eligible",
+)
+
+
+def _optional(df: pl.DataFrame, column: str) -> pl.Series:
     if column in df.columns:
-        return pl.col(column)
-    return pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias(column)
+        return df.get_column(column)
+    return pl.Series(column, [None] * df.height, dtype=pl.Datetime("us", "UTC"))
 
 
 def estimate_unit_minutes(info: StoreInfo, program: Program) -> tuple[float, str]:
