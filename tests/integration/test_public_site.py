@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "heart"
@@ -222,9 +221,14 @@ def _template_msgids(path: Path) -> set[str]:
 def _python_msgids(path: Path) -> set[str]:
     out = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
-            if node.args and isinstance(node.args[0], ast.Constant):
-                out.add(node.args[0].value)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "_"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            out.add(node.args[0].value)
     return out
 
 
