@@ -38,15 +38,16 @@ HEART = [sys.executable, "-m", "heart.cli"]
 PG = os.environ.get("HEART_BENCH_PG", "postgres://postgres@127.0.0.1:5432/test")
 
 
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one child process."""
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one child process. CPU time (user +
+    system) says less about the other work on a shared machine than wall time does."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def report_env(**extra) -> dict:
@@ -361,13 +362,15 @@ def fill(url: str, per_month: int) -> dict:
     return {"calls": n_calls, "timeline events": n_timeline, "team calls": len(team_calls)}
 
 
-def _result(name: str, runs: list[tuple[float, float]]) -> dict:
-    walls = [w for w, _ in runs]
+def _result(name: str, runs: list[tuple[float, float, float]]) -> dict:
+    walls = [w for w, _, _ in runs]
     out = {
         "measure": name,
         "median_s": round(statistics.median(walls), 2),
         "runs_s": [round(w, 2) for w in walls],
-        "peak_mib": round(max(m for _, m in runs)),
+        "cpu_s": round(statistics.median(c for _, _, c in runs), 2),
+        "peak_mib": round(max(m for _, m, _ in runs)),
+        "load_average": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(out))
     return out

@@ -349,13 +349,17 @@ def area_shapes(
 
 
 def service_outlines(program: Program, on) -> list[list[tuple[float, float]]]:
-    """The team unit's service area in force on a date, as outline rings."""
+    """The team unit's service area in force on a date (before the program started, as
+    when a CAD export is replayed: its newest area), as outline rings."""
     from heart.domain.schedule import period_in_force
 
     unit = program.team_unit
     if unit is None:
         return []
-    period = period_in_force(program.units[unit].periods, on)
+    periods = program.units[unit].periods
+    period = period_in_force(periods, on) or (
+        max(periods, key=lambda p: p.start) if periods else None
+    )
     area = program.areas.get(period.area) if period else None
     if area is None or area.geometry is None:
         return []
