@@ -394,7 +394,8 @@ def main() -> None:
     print(f"\n{dt.date.today()} (machine shared with other work: timings are noisy)")
     for r in results:
         print(
-            f"  {r['measure']}: median {r['median_s']} s of {r['runs_s']}, peak {r['peak_mib']} MiB"
+            f"  {r['measure']}: median {r['median_s']} s of {r['runs_s']} (CPU {r['cpu_s']} s), "
+            f"peak {r['peak_mib']} MiB, load average {r['load_average']}"
         )
 
 
