@@ -93,7 +93,20 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "GET /api/care/reports/sla": NAV | {ANALYST},
     "GET /api/care/reports/before-after": REPORTS,
     # pages
-    "PAGE /": SIGNED_IN,
+    # the public website (English at /, Spanish at /es/…): no sign-in; "/" sends
+    # signed-in staff on to their page
+    "PAGE /": PUBLIC,
+    "PAGE /about/": PUBLIC,
+    "PAGE /hours-and-area/": PUBLIC,
+    "PAGE /privacy/": PUBLIC,
+    "PAGE /feedback/": PUBLIC,
+    "PAGE /reports/": PUBLIC,
+    r"PAGE /reports/(?P<month>\d{4}-\d{2})/$": PUBLIC,
+    r"PAGE /reports/(?P<month>\d{4}-\d{2})/(?P<name>(data|charts)/[a-z_-]+\.(csv|png)|[a-z]+\.(pdf|json))$": PUBLIC,
+    "PAGE /public/area.geojson": PUBLIC,
+    # staff reports (exact figures of any period)
+    "PAGE /staff/reports/": REPORTS,
+    r"PAGE /staff/reports/data/(?P<name>[a-z_]+)\.csv$": REPORTS,
     "PAGE /board/": VIEW,
     "PAGE /board/state": VIEW,
     "PAGE /board/areas.geojson": VIEW | {RESPONDER},
@@ -144,7 +157,7 @@ def key_for(method: str, url: str) -> str:
     from django.urls import resolve
 
     path = re.sub(r"\{[a-z0-9_]+\}", "1", url.split("?", 1)[0])
-    route = "/" + resolve(path).route
+    route = "/" + resolve(path).route.replace("^", "")  # regex routes: no anchors in keys
     if route.startswith("/api/") and route not in ("/api/docs", "/api/openapi.json"):
         return f"{method.upper()} " + re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", route)
     return "PAGE " + route

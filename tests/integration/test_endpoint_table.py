@@ -16,6 +16,7 @@ from heart.accounts.roles import ROLES
 from tests.integration import test_care_api, test_roles_matrix
 from tests.integration.endpoints import ENDPOINTS, access_for, key_for, render_markdown
 from tests.integration.test_care_api import world  # noqa: F401 (the care world)
+from tests.integration.test_public_site import published  # noqa: F401 (a published month)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +25,16 @@ EXTRA = [
     ("post", "/api/care/tasks/{task}/release", {}),
     ("post", "/api/care/merges/{merge}/undo", {}),
     ("get", "/", None),
+    ("get", "/about/", None),
+    ("get", "/hours-and-area/", None),
+    ("get", "/privacy/", None),
+    ("get", "/feedback/", None),
+    ("get", "/reports/", None),
+    ("get", "/reports/2024-03/", None),
+    ("get", "/reports/2024-03/summary.json", None),
+    ("get", "/public/area.geojson", None),
+    ("get", "/staff/reports/", None),
+    ("get", "/staff/reports/data/by_route.csv", None),
     ("get", "/board/", None),
     ("get", "/board/state", None),
     ("get", "/board/areas.geojson", None),
@@ -70,9 +81,9 @@ def routes() -> set[str]:
     def walk(patterns, prefix=""):
         for p in patterns:
             if isinstance(p, URLResolver):
-                yield from walk(p.url_patterns, prefix + str(p.pattern))
+                yield from walk(p.url_patterns, prefix + str(p.pattern).replace("^", ""))
             else:
-                yield prefix + str(p.pattern)
+                yield (prefix + str(p.pattern)).replace("^", "")  # as key_for writes it
 
     for route in walk(get_resolver().url_patterns):
         if route.startswith("admin/"):
@@ -120,7 +131,7 @@ def _request(client, method, url, body, ids):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
-def test_extra_rows_role_by_role(role, person, world):  # noqa: F811
+def test_extra_rows_role_by_role(role, person, world, published):  # noqa: F811
     """One world per role, every extra row in turn (sign-out last: it ends the session)."""
     user = person(role)
     ids = world(user)
@@ -142,7 +153,7 @@ def test_extra_rows_role_by_role(role, person, world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_extra_rows_anonymous(world):  # noqa: F811
+def test_extra_rows_anonymous(world, published):  # noqa: F811
     ids = world(None)
     wrong = []
     for method, url, body in EXTRA:

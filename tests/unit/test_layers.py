@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("heart.domain",)),
     ("errors", ("heart.errors",)),
     ("batch", ("heart.batch",)),
+    ("geocoding", ("heart.geocoding",)),
     ("realtime", ("heart.live",)),
     ("accounts", ("heart.accounts",)),
     ("events", ("heart.events",)),
@@ -30,13 +31,26 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("intake", ("heart.intake",)),
     ("care", ("heart.care",)),
     ("planning", ("heart.planning",)),
+    ("reports", ("heart.reports",)),
     ("board", ("heart.board",)),
+    ("public", ("heart.public",)),
     ("project", ("heart.web", "heart.live.serve")),
     ("demo", ("heart.demo",)),
     ("cli", ("heart.cli",)),
 ]
 # the apps: none may import another app's api module, the CLI or the demo
-APPS = ("accounts", "events", "calls", "teams", "intake", "care", "planning", "board")
+APPS = (
+    "accounts",
+    "events",
+    "calls",
+    "teams",
+    "intake",
+    "care",
+    "planning",
+    "reports",
+    "board",
+    "public",
+)
 
 
 def module_name(path: Path) -> str:

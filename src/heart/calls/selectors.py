@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
 
 from heart.calls.models import Call, Disposition
+from heart.domain.metrics import Period
+from heart.errors import Invalid
+from heart.program_in_force import current_program
+
+BACKUP_SOURCE = "backup"  # teams.services.request_backup: a linked police request
 
 
-def calls_by_route() -> dict[str, int]:
-    return {row["route"]: row["n"] for row in Call.objects.values("route").annotate(n=Count("id"))}
+def calls_by_route(calls: QuerySet[Call] | None = None) -> dict[str, int]:
+    calls = Call.objects.all() if calls is None else calls
+    return {row["route"]: row["n"] for row in calls.values("route").annotate(n=Count("id"))}
 
 
 def open_calls(*, route: str | None = None, limit: int = 500) -> QuerySet[Call]:
@@ -38,10 +46,55 @@ def follow_ups(limit: int = 200) -> QuerySet[Disposition]:
     )
 
 
-def summary() -> dict:
-    """Aggregate counts for reports (no personal data)."""
-    by_state = {r["state"]: r["n"] for r in Call.objects.values("state").annotate(n=Count("id"))}
+def report_period(
+    *, month: str | None = None, first: dt.date | None = None, last: dt.date | None = None
+) -> Period | None:
+    """The period asked for (local days of the program's zone), None for all time."""
+    zone = current_program().timezone
+    if month:
+        if first or last:
+            raise Invalid("month: give either month or from/to, not both", path="month")
+        try:
+            return Period.parse_month(month, zone)
+        except ValueError as exc:
+            raise Invalid(f"month: {exc}", path="month") from None
+    if first is None and last is None:
+        return None
+    if first is None or last is None:
+        missing = "from" if first is None else "to"
+        raise Invalid(
+            f"{missing}: required with {'to' if missing == 'from' else 'from'}", path=missing
+        )
+    if last < first:
+        raise Invalid("to: before from", path="to")
+    return Period(first, last + dt.timedelta(days=1), zone)
+
+
+def summary(*, period: Period | None = None) -> dict:
+    """Aggregate counts for reports (no personal data). Police backup requests are
+    counted apart from the calls (a team's request is not a new 911 call), with the
+    call they came from; without a period, all time."""
+    calls = Call.objects.exclude(source=BACKUP_SOURCE)
+    backups = Call.objects.filter(source=BACKUP_SOURCE)
+    if period is not None:
+        start, end = period.start_utc, period.end_utc
+        calls = calls.filter(received_at__gte=start, received_at__lt=end)
+        backups = backups.filter(
+            Q(parent__received_at__gte=start, parent__received_at__lt=end)
+            | Q(parent__isnull=True, received_at__gte=start, received_at__lt=end)
+        )
+    by_state = {r["state"]: r["n"] for r in calls.values("state").annotate(n=Count("id"))}
     outcomes = {
-        r["outcome"]: r["n"] for r in Disposition.objects.values("outcome").annotate(n=Count("id"))
+        r["outcome"]: r["n"]
+        for r in Disposition.objects.filter(call__in=calls)
+        .values("outcome")
+        .annotate(n=Count("id"))
     }
-    return {"by_route": calls_by_route(), "by_state": by_state, "dispositions": outcomes}
+    return {
+        "period": period.as_dict() if period else None,
+        "calls_total": calls.count(),
+        "by_route": calls_by_route(calls),
+        "by_state": by_state,
+        "dispositions": outcomes,
+        "backup_requests": backups.count(),
+    }

@@ -13,7 +13,7 @@ import sys
 # Only argparse lives at the top of the cli modules, on purpose: each command imports
 # what it needs (Polars, rich, Django …) inside its own function, so `heart triage` on a
 # million rows starts without paying for the rest. Keep new imports inside the commands.
-from heart.cli import live, plan, triage
+from heart.cli import live, plan, report, triage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_parsers(sub)  # triage, explain, programs
     live.add_demo_parser(sub)  # demo
     plan.add_parser(sub)  # plan …
+    report.add_parser(sub)  # report (monthly public report)
     live.add_parsers(sub)  # apiclient, serve, manage
     return parser
 

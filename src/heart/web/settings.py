@@ -8,6 +8,7 @@ HSTS, redirect to HTTPS (docs/operations.md, "Production settings")
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "heart.live",
     "heart.board",
     "heart.care",
+    "heart.reports",
+    "heart.public",
 ]
 
 MIDDLEWARE = [
@@ -271,3 +274,22 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     INSTALLED_APPS.append("procrastinate.contrib.django")
     PROCRASTINATE_ON_APP_READY = "heart.jobs.worker.register_tasks"
     PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+
+# monthly public reports and the public website (issue 12). HEART_REPORTS keys:
+# heart.reports.build.SETTING_KEYS (docs/metrics.md), e.g. {"police_minutes_per_call": 40,
+# "police_minutes_source": "mean unit time on these call types, city CAD 2023",
+# "annual_budget": 4_200_000, "budget_source": "FY2024 adopted budget"}
+HEART_REPORTS: dict = json.loads(os.environ.get("HEART_REPORTS", "{}"))
+# the folder of published monthly reports (`heart report --out $HEART_REPORTS_DIR/YYYY-MM`)
+HEART_REPORTS_DIR = Path(os.environ.get("HEART_REPORTS_DIR", DATA_DIR / "reports"))
+HEART_PUBLIC = {
+    "name": os.environ.get("HEART_PUBLIC_NAME", "HEART"),
+    "city": os.environ.get("HEART_PUBLIC_CITY", "Durham"),
+    "feedback_url": os.environ.get("HEART_PUBLIC_FEEDBACK_URL", ""),
+    "feedback_email": os.environ.get("HEART_PUBLIC_FEEDBACK_EMAIL", ""),
+    "records_contact": os.environ.get("HEART_PUBLIC_RECORDS_CONTACT", ""),
+}
+# address lookup for the public coverage check (and call entry): heart.geocoding,
+# e.g. {"kind": "file", "path": "/srv/address_points.csv"} or {"kind": "nominatim",
+# "url": "https://nominatim.example.org", "user_agent": "HEART Durham (ops@example.org)"}
+HEART_GEOCODER: dict = json.loads(os.environ.get("HEART_GEOCODER", "{}"))

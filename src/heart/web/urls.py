@@ -1,9 +1,11 @@
 """Every URL of the service: the API root, the admin, sign-in, and each app's pages."""
 
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from heart.public.urls import files as public_files
 from heart.web import views
 from heart.web.api import api
 
@@ -29,6 +31,11 @@ urlpatterns = [
     path("calls/", include("heart.intake.urls")),
     path("care/", include("heart.care.urls")),
     path("plan/", include("heart.planning.urls")),
+    path("staff/reports/", include("heart.reports.urls")),
     path("staff/", include("heart.teams.urls")),
+    *public_files,
+    # the public site: English at /, Spanish at /es/ (before the board: "/" is public
+    # for visitors; signed-in staff are sent on to their page from there)
+    *i18n_patterns(path("", include("heart.public.urls")), prefix_default_language=False),
     path("", include("heart.board.urls")),
 ]
