@@ -405,15 +405,9 @@ def cmd_eligibility(args: argparse.Namespace) -> int:
                 highlight=False,
             )
     t = Table(title=f"Eligibility — {counts.rows_read:,} calls read, {counts.kept:,} kept")
-    for col in (
-        "program",
-        "eligible",
-        "of all calls",
-        "team sent",
-        "of all calls",
-        "of eligible",
-    ):
-        t.add_column(col, justify="right" if col != "program" else "left")
+    t.add_column("program", no_wrap=True)
+    for col in ("eligible", "of all calls", "team sent", "of all calls", "of eligible"):
+        t.add_column(col, justify="right")
     for r in results:
         tot = r.totals
         t.add_row(
@@ -762,7 +756,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             arrivals=args.arrivals,
             out_dir=args.out,
         )
-    out.print("\n".join(validation_markdown(report)[:-4]), highlight=False, markup=False)
+    lines = validation_markdown(report)[:-4]
+    out.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
     console.print(f"validation.json -> {args.out / 'validation.json'}", highlight=False)
     return 0
 

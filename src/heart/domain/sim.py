@@ -518,32 +518,28 @@ class RunResult:
         }
 
 
-class _PreparedTravel(TravelModel):
-    """TravelModel whose minutes for the current call were computed in one vectorised pass.
+class _PreparedTravel:
+    """The travel model as ``recommend`` sees it in a run: the live TravelModel's minutes,
+    read from a table computed in one vectorised pass.
 
     Posts are fixed, so :meth:`TravelModel.minutes_array` gives every post -> call time
-    for all calls up front; ``recommend`` then reads them through :meth:`minutes` and
-    never computes a different number than the live function. A team away from its post
-    (driving back) is a miss: the live function computes its time.
+    for all calls up front; ``recommend`` reads them through :meth:`minutes`. A team away
+    from its post (driving back) is a miss: the live :meth:`TravelModel.minutes` computes
+    it. (Only ``minutes`` is offered: for the handful of teams of a run, ``recommend``'s
+    plain loop is faster than building arrays.)
     """
 
-    __slots__ = ("current",)
+    __slots__ = ("model", "current")
+
+    def __init__(self, model: TravelModel):
+        self.model = model
+        self.current: dict[tuple[float, float], float] = {}
 
     def minutes(self, from_lon: float, from_lat: float, to_lon: float, to_lat: float) -> float:
         got = self.current.get((from_lon, from_lat))
         if got is None:
-            return TravelModel.minutes(self, from_lon, from_lat, to_lon, to_lat)
+            return self.model.minutes(from_lon, from_lat, to_lon, to_lat)
         return got
-
-    def minutes_array(self, from_lon, from_lat, to_lon: float, to_lat: float) -> np.ndarray:
-        # recommend() asks for all ready teams at once: answer from the table too
-        get = self.current.get
-        scalar = TravelModel.minutes  # the live function's scalar twin, for a team on its way
-        got = [
-            m if (m := get((x, y))) is not None else scalar(self, x, y, to_lon, to_lat)
-            for x, y in zip(from_lon.tolist(), from_lat.tolist(), strict=True)
-        ]
-        return np.array(got, dtype=float)
 
 
 def simulate(
@@ -567,9 +563,8 @@ def simulate(
     post_of = [posts.index((t.base_lon, t.base_lat)) for t in teams]
     table = travel_table if travel_table is not None else travel_minutes_table(calls, posts, config)
     model = config.travel
-    travel = _PreparedTravel(model.road_factor, model.speed_kmh, model.turnout_minutes)
-    current: dict[tuple[float, float], float] = {}
-    object.__setattr__(travel, "current", current)  # frozen dataclass: set once, then mutate
+    travel = _PreparedTravel(model)
+    current = travel.current
     turnout = model.turnout_minutes
 
     env = simpy.Environment()
@@ -640,7 +635,7 @@ def simulate(
             unit_kind=config.unit_kind,
             units=[snapshot(j, now) for j in ready],
             now=start + now * minute_td,
-            travel=travel,
+            travel=travel,  # type: ignore[arg-type]  # duck-typed: minutes() only
             limit=1,
         )
         pick = rec.best
