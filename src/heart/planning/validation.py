@@ -219,6 +219,17 @@ def validate_held_out(
     base = TravelModel()
     drive = base.minutes_array(fit_lon, fit_lat, *POST) - base.turnout_minutes
     travel, travel_fit = calibrate_travel(base, drive, real_fit["dispatch_to_arrival"]["values"])
+    engage = (
+        ((fit["engaged_utc"] - fit["arrived_utc"]).dt.total_seconds() / 60).to_numpy()
+        if {"engaged_utc", "arrived_utc"} <= set(fit.columns)
+        else np.array([])
+    )
+    engage = engage[np.isfinite(engage) & (engage >= 0) & (engage <= 180)]
+    travel_fit["engagement_minutes"] = (
+        {"p50": float(np.median(engage)), "p90": float(np.percentile(engage, 90)), "n": len(engage)}
+        if len(engage)
+        else None
+    )
     wait_fit = real_fit["request_to_dispatch"]["values"]
     hold = float(np.percentile(wait_fit, 99)) if len(wait_fit) else 60.0
     policy = NoTeamFreePolicy(action="hold", hold_minutes=hold)
@@ -429,10 +440,18 @@ def validation_markdown(report: dict) -> list[str]:
                 f"{_fmt(iv['ks'], '.3f')} | {r['n']:,} | {'yes' if iv['within_target'] else 'no'} |"
             )
     t = report["travel"]
+    engage = t.get("engagement_minutes")
     lines += [
         "",
         f"Travel: {t['method']} on {t['fitted_on']:,} fit-period dispatch -> arrival times: "
-        f"road factor x{t['factor']:.2f}, access {t['access_minutes']:.1f} min.",
+        f"road factor x{t['factor']:.2f}, access {t['access_minutes']:.1f} min"
+        + (
+            f"; after arrival, finding and engaging the person took a median "
+            f"{engage['p50']:.0f} min (p90 {engage['p90']:.0f}) in the fit period "
+            "(arrival -> engagement, part of the on-scene time)."
+            if engage
+            else "."
+        ),
         "",
         "Caps and dropped rows:",
         "",
