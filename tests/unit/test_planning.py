@@ -212,6 +212,9 @@ def test_cli_plan_end_to_end_and_bad_input(files, tmp_path, capsys):
     area_doc = json.loads((out / "area.json").read_text())
     assert area_doc["proposal"]["covered_calls"] == 3
     assert area_doc["counts"]["rows_read"] == 7
+    # every call sits in one spot inside the current area: a proposal can only find it
+    assert "the data cover only that area" in area_doc["warnings"][0]
+    assert area_doc["objective"]["name"] == "volume"
     summary = out / "simulate.json"
     assert main(["plan", "simulate", str(store), "--program", "durham-heart-2023",
                  "--on-scene-from", str(store), "--replications", "3",
@@ -275,3 +278,31 @@ def test_pre_dispatch_is_fitted_from_calls_that_found_a_team_free():
     assert set(drawn.tolist()) <= {4.0, 60.0} and (drawn == 4.0).mean() > 0.9
     too_few, n = fit_pre_dispatch(frame.head(10))
     assert too_few is None and n == 10
+
+
+def test_area_objectives_drive_time_and_equity():
+    zones = _grid(6)
+    adjacency = area.beat_adjacency(zones)
+    counts = {"z0": 50, "z1": 40, "z2": 5, "z3": 5, "z4": 6, "z5": 7}
+    # drive time: z0 and z1 are more than 10 minutes from the post
+    drive = {"z0": 30.0, "z1": 25.0, "z2": 8.0, "z3": 5.0, "z4": 4.0, "z5": 9.0}
+    near = area.Objective("drive_time", drive_minutes=drive, max_drive_minutes=10)
+    best = area.propose(counts, zones, adjacency, max_zones=2, objective=near)
+    assert best.zones == ("z4", "z5") and best.covered == 13
+    ev = area.evidence(best, counts, near)
+    assert ev["max_drive_minutes"] == 9.0 and 4.0 < ev["mean_drive_minutes"] < 9.0
+    # equity: wards A (z0-z2) and B (z3-z5); by volume all three zones come from A; by
+    # equity no ward is left behind, so the proposal reaches into B
+    groups = {"z0": "A", "z1": "A", "z2": "A", "z3": "B", "z4": "B", "z5": "B"}
+    by_volume = area.propose(counts, zones, adjacency, max_zones=3)
+    assert by_volume.zones == ("z0", "z1", "z2")
+    fair = area.Objective("equity", groups=groups)
+    best = area.propose(counts, zones, adjacency, max_zones=3, objective=fair)
+    ev = area.evidence(best, counts, fair)
+    assert ev["groups_reached"] == 2
+    assert best.zones == ("z1", "z2", "z3")
+    assert ev["min_group_share"] == pytest.approx(5 / 18)
+    with pytest.raises(area.AreaInputError, match="equity-layer"):
+        area.Objective("equity")
+    with pytest.raises(area.AreaInputError, match="max-drive-minutes"):
+        area.Objective("drive_time", drive_minutes=drive)

@@ -12,9 +12,9 @@ Objectives (each stated in the output):
 * ``drive_time``: the most eligible calls covered among zones a team reaches from its
   posts within ``max_drive_minutes`` (zone centre, the live travel model); ties go to
   the shorter call-weighted drive.
-* ``equity``: every group (council ward, census tract: a layer given by the user) counts
-  the same: the sum over groups of the share of the group's eligible calls covered, so a
-  quiet ward's calls weigh more than a busy one's.
+* ``equity``: no group (council ward, census tract: a layer given by the user) left
+  behind: the smallest share of any group's eligible calls covered comes first, then the
+  sum of the groups' shares (each group counting the same), then volume.
 """
 
 from __future__ import annotations
@@ -148,7 +148,12 @@ class Objective:
     def score(self, chosen: set[str], counts: dict[str, int]) -> tuple:
         covered = sum(counts.get(z, 0) for z in chosen)
         if self.name == "equity":
-            return (round(group_share_sum(chosen, counts, self.groups or {}), 9), covered)
+            groups = self.groups or {}
+            return (
+                round(min_group_share(chosen, counts, groups), 9),
+                round(group_share_sum(chosen, counts, groups), 9),
+                covered,
+            )
         if self.name == "drive_time":
             return (covered, -round(mean_drive(chosen, counts, self.drive_minutes or {}), 6))
         return (covered,)
@@ -156,8 +161,9 @@ class Objective:
     def statement(self) -> str:
         if self.name == "equity":
             return (
-                "equity: every group of the layer counts the same (the sum over groups of the "
-                "share of each group's eligible calls covered), then volume"
+                "equity: the smallest share of any group's (ward's, tract's) eligible calls "
+                "covered, then the sum of the groups' shares (each group counting the same), "
+                "then volume"
             )
         if self.name == "drive_time":
             return (
@@ -178,6 +184,19 @@ def group_share_sum(chosen: set[str], counts: dict[str, int], groups: dict[str, 
         if z in chosen:
             covered[g] = covered.get(g, 0) + n
     return sum(covered.get(g, 0) / t for g, t in totals.items() if t)
+
+
+def min_group_share(chosen: set[str], counts: dict[str, int], groups: dict[str, str]) -> float:
+    totals: dict[str, int] = {}
+    covered: dict[str, int] = {}
+    for z, n in counts.items():
+        g = groups.get(z)
+        if g is None or not n:
+            continue
+        totals[g] = totals.get(g, 0) + n
+        if z in chosen:
+            covered[g] = covered.get(g, 0) + n
+    return min((covered.get(g, 0) / t for g, t in totals.items()), default=0.0)
 
 
 def mean_drive(chosen: set[str], counts: dict[str, int], drive: dict[str, float]) -> float:
@@ -347,6 +366,7 @@ def evidence(
         ]
         out["groups_reached"] = sum(1 for r in by_group.values() if r["covered"])
         out["group_share_sum"] = group_share_sum(chosen, counts, objective.groups)
+        out["min_group_share"] = min_group_share(chosen, counts, objective.groups)
     return out
 
 
