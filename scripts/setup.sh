@@ -20,7 +20,8 @@ if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+# dev: the test tools; distributed: Dask for `heart plan simulate --engine dask` (tested)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,distributed]"
 
 # browser assets (Leaflet) from the npm registry, served as static files
 bash scripts/frontend.sh

@@ -568,11 +568,15 @@ def simulate(
     turnout = model.turnout_minutes
 
     env = simpy.Environment()
-    outcome = np.zeros(n, dtype=np.int8)
-    dispatched = np.full(n, np.nan)
-    arrived = np.full(n, np.nan)
-    cleared = np.full(n, np.nan)
-    team_of = np.full(n, -1, dtype=np.int16)
+    # per-call results as plain lists while running (a NumPy item write costs more than
+    # a list's), made arrays at the end
+    nan = math.nan
+    outcome = [PENDING] * n
+    dispatched = [nan] * n
+    arrived = [nan] * n
+    cleared = [nan] * n
+    team_of = [-1] * n
+    service_minutes = np.asarray(on_scene, dtype=float).tolist()
     busy = [0.0] * k
     free = [True] * k
     on_shift = [False] * k
@@ -649,7 +653,7 @@ def simulate(
         team_of[i] = j
         dispatched[i] = now
         arrived[i] = now + eta
-        done = eta + float(on_scene[i])
+        done = eta + service_minutes[i]
         cleared[i] = now + done
         free[j] = False
         returning[j] = None
@@ -730,6 +734,11 @@ def simulate(
         env.process(shift_clock(j, intervals))
     env.process(arrivals())
     env.run()
+    outcome = np.array(outcome, dtype=np.int8)
+    dispatched = np.array(dispatched, dtype=float)
+    arrived = np.array(arrived, dtype=float)
+    cleared = np.array(cleared, dtype=float)
+    team_of = np.array(team_of, dtype=np.int16)
     scheduled = np.array([sum(b - a for a, b in iv) for iv in shifts], dtype=float)
     on_duty = np.zeros(k)
     for j, intervals in enumerate(shifts):
