@@ -135,6 +135,12 @@ class ShiftPlan:
         """
         if start.tzinfo is None:
             raise SimInputError("start: a time zone is required")
+        # every replication of a sweep asks again: the same plan, start and days
+        return list(_shift_intervals(self, start, days, frozenset(holidays)))
+
+    def _intervals(
+        self, start: dt.datetime, days: int, holidays: frozenset[dt.date]
+    ) -> tuple[tuple[float, float], ...]:
         zone = start.tzinfo
         first = start.date()
         raw = []
@@ -160,7 +166,14 @@ class ShiftPlan:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], b))
             else:
                 merged.append((a, b))
-        return merged
+        return tuple(merged)
+
+
+@lru_cache(maxsize=256)
+def _shift_intervals(
+    plan: ShiftPlan, start: dt.datetime, days: int, holidays: frozenset[dt.date]
+) -> tuple[tuple[float, float], ...]:
+    return plan._intervals(start, days, holidays)
 
 
 @dataclass(frozen=True, slots=True)
