@@ -755,6 +755,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             replications=args.replications,
             arrivals=args.arrivals,
             out_dir=args.out,
+            counts=store.counts.as_dict(),
         )
     lines = validation_markdown(report)[:-4]
     out.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)

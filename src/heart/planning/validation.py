@@ -162,6 +162,7 @@ def validate_held_out(
     replications: int = 5,
     arrivals: str = "replay",
     out_dir: Path | None = None,
+    counts: dict | None = None,
 ) -> dict:
     """Fit on the calls before ``fit_until`` (local date in ``zone``), test on the rest.
 
@@ -373,6 +374,7 @@ def validate_held_out(
     }
     report = {
         "summary": summary,
+        "counts": counts,
         "zone": zone,
         "hours": plan.label,
         "replications": replications,
@@ -422,6 +424,16 @@ def validation_markdown(report: dict) -> list[str]:
         f"{report['hours']}; {report['replications']} replications, seed {report['seed']}; "
         f"arrivals {report['arrivals']}; places {report['places']}.",
         "",
+        *(
+            [
+                f"Store: {c['rows_read']:,} rows read, {c['rejected']:,} rejected "
+                f"({', '.join(f'{k} {v:,}' for k, v in c['rejected_by_reason'].items()) or 'none'})"
+                f", {c['kept']:,} kept; fit and test parts are of the kept calls.",
+                "",
+            ]
+            if (c := report.get("counts"))
+            else []
+        ),
         f"Team count chosen on the fit period: **{s['teams']}** "
         f"({report['team_choice']['rule']}). {report['target']}.",
         "",
