@@ -330,3 +330,48 @@ def test_call_type_table_filter_and_blank_rows(tmp_path):
     assert t.blank == {"ALARM": 4}
     with pytest.raises(MappingError, match="no column 'Town'"):
         CallTypeTable.load(table, from_column="Field 1", to_column="Category", where={"Town": "A"})
+
+
+# --- simulate: calls apart, the policy override; validate: bad splits -----------------
+
+WITH_POINTS = MAPPING.replace('call_type = "type"', 'call_type = "type"\nlon = "x"\nlat = "y"')
+
+
+def test_simulate_counts_unlocated_and_outside_calls_apart_unless_told(tmp_path, capsys):
+    # weekday mornings of 2024 in Durham: two in the city, one with no point, one in Raleigh
+    rows = [
+        ("1", "03/05/2024 10:00", "MH", "-78.90", "35.99"),
+        ("2", "03/05/2024 11:00", "MH", "-78.91", "36.00"),
+        ("3", "03/06/2024 10:00", "MH", "", ""),
+        ("4", "03/06/2024 11:00", "MH", "-78.64", "35.78"),
+    ]
+    text = "id,when,type,x,y\n" + "".join(",".join(r) + "\n" for r in rows)
+    run_import(tmp_path, text, WITH_POINTS)
+    store, out = tmp_path / "store", tmp_path / "out.json"
+    base = ["plan", "simulate", str(store), "--program", "durham-heart-2023", "--teams", "1",
+            "--hours", "24/7", "--replications", "1", "--out", str(out)]  # fmt: skip
+    assert main(base) == 0
+    doc = strict_json(out.read_text())
+    assert doc["no_location"]["mean"] == 1 and doc["outside_area"]["mean"] == 1
+    assert doc["reached"]["mean"] == 2 and doc["share_reached"]["mean"] == 0.5
+    assert doc["calls_without_location"].startswith("counted apart")
+    assert doc["no_team_free"]["source"] == "durham-heart-2023 [no_team_free]"
+    assert main([*base, "--unlocated-travel", "15", "--serve-outside-area",
+                 "--no-team-free", "hold:20"]) == 0  # fmt: skip
+    doc = strict_json(out.read_text())
+    assert doc["reached"]["mean"] == 4 and doc["unlocated_travel_minutes"] == 15
+    assert "assumed 15 min travel time" in doc["calls_without_location"]
+    assert doc["no_team_free"]["action"] == "hold" and "what-if" in doc["no_team_free"]["source"]
+    with pytest.raises(SystemExit) as bad:  # argparse: one line, status 2
+        main([*base, "--no-team-free", "wait"])
+    assert bad.value.code == 2
+    assert "'wait' is not 'fall_back' or 'hold:MINUTES'" in capsys.readouterr().err
+
+
+def test_validate_refuses_a_split_that_leaves_a_side_too_small(tmp_path, capsys):
+    run_import(tmp_path, calls_csv(a_month(n=60)))
+    code = main(["plan", "validate", "--store", str(tmp_path / "store"), "--fit-until",
+                 "2024-03-10", "--out", str(tmp_path / "v")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "has no received_utc / dispatched_utc" in err or "at least 50" in err
