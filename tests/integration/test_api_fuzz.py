@@ -153,7 +153,7 @@ def world(person, staffed_team, co_response_unit) -> World:
             "shift": Shift.objects.filter(team=t2).values_list("pk", flat=True).first(),
             "soon_start": (now + dt.timedelta(days=1)).isoformat(),
             "soon_end": (now + dt.timedelta(days=1, hours=10)).isoformat(),
-            "today": now.date().isoformat(),
+            "today": timezone.localdate(now).isoformat(),  # the program's own day
         },
         clients={
             "supervisor": _signed_in(supervisor),

@@ -81,3 +81,38 @@ def test_only_report_readers_see_the_page(folder, person, role):
 def test_anonymous_is_sent_to_sign_in(folder):
     response = Client().get("/plan/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_page_shows_the_held_out_validation_first_and_labels_in_sample(tmp_path, analyst):
+    held = {
+        "summary": {
+            "fit": {"from": "2024-08-18", "until": "2025-04-01", "calls": 772},
+            "test": {"from": "2025-04-01", "until": "2025-07-01", "calls": 1342},
+            "teams": 3,
+        },
+        "target": "simulated p50 and p90 within ±15% of the real ones",
+        "caps_and_drops": ["real request -> dispatch (test period): no cap"],
+        "by_teams": [
+            {
+                "teams": 3,
+                "intervals": {
+                    "request_to_dispatch": {
+                        "label": "request -> dispatch",
+                        "real": {"p50": 12.0, "p90": 58.0, "mean": 25.8, "n": 1309},
+                        "simulated": {"p50": 11.0, "p90": 42.9, "mean": 18.8, "n": 9000},
+                        "ks": 0.091,
+                        "within_target": False,
+                    }
+                },
+            }
+        ],
+    }
+    report = {"held_out_validation": held, "in_sample_validation": {"by_teams": []}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    (tmp_path / "qq_request_to_dispatch_3teams.png").write_bytes(b"\x89PNG fake")
+    with override_settings(HEART_PLAN_REPORT_DIR=str(tmp_path)):
+        html = analyst.get("/plan/").content.decode()
+    assert html.index("Held-out validation") < html.index("In-sample comparison")
+    assert "1342 later calls the fit never saw" in html
+    assert "/plan/charts/qq_request_to_dispatch_3teams.png" in html
+    assert "no cap" in html

@@ -69,40 +69,49 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def do_import(files, out: Path, **kw):
     return import_calls(
-        input_path=kw.get("calls", files["calls"]),
-        mapping=load_mapping(files["mapping"]),
+        input_path=kw.pop("calls", files["calls"]),
+        mapping=load_mapping(kw.pop("mapping", files["mapping"])),
         out_dir=out,
-        call_types=CallTypeTable.load(files["types"]),
-        timeline=Timeline.load(files["timeline"]),
+        call_types=kw.pop("call_types", CallTypeTable.load(files["types"])),
+        timeline=kw.pop("timeline", Timeline.load(files["timeline"])),
+        **{"allow_rejects": True, **kw},
     )
 
 
 def test_import_counts_and_reports_every_bad_row(files, tmp_path):
     s = do_import(files, tmp_path / "store")
-    assert (s.rows_read, s.accepted, s.rejected) == (7, 4, 3)
+    # an unmapped type and a missing type are kept (nature_unknown); a bad time is rejected
+    assert (s.rows_read, s.kept, s.rejected) == (7, 6, 1)
     rejects = pl.read_csv(tmp_path / "store" / "rejects.csv")
     by_row = dict(rejects.iter_rows())
-    assert "BANK ALARM is not in the call-type table types.csv" in by_row[5]
+    assert list(by_row) == [6]
     assert by_row[6].startswith("time: not a time is not a valid time")
-    assert by_row[7] == "call_type: missing (column 'type')"
     assert s.unmapped_call_types == {"BANK ALARM": 1}
-    assert s.reject_reasons == {"call_type not in table": 1, "time": 1, "call_type": 1}
+    assert s.call_type_status == {"mapped": 4, "not_in_table": 1, "missing": 1}
+    assert s.reject_reasons == {"time": 1}
     # row 2 arrives before it was dispatched: kept, but its interval is unusable
     assert s.interval_problems["dispatch_to_arrival"] == 1
     calls = load_store(tmp_path / "store")
-    assert calls["nature"].to_list() == ["CRISIS", "CRISIS", "TRESPASS OR UNWANTED", "ROBBERY"]
-    assert calls["call_type"].to_list() == ["MH CRISIS", "MH CRISIS", "LOITERING", "ROBBERY"]
-    assert calls["on_scene_minutes"].to_list() == [30.0, 120.0, None, None]
-    assert calls["dispatch_to_arrival_minutes"].to_list() == [10.0, None, None, None]
+    assert calls["nature"].to_list() == [
+        "CRISIS",
+        "CRISIS",
+        "TRESPASS OR UNWANTED",
+        "ROBBERY",
+        "(UNMAPPED) BANK ALARM",
+        "(NO CALL TYPE)",
+    ]
+    assert calls["call_type"].to_list()[:4] == ["MH CRISIS", "MH CRISIS", "LOITERING", "ROBBERY"]
+    assert calls["on_scene_minutes"].to_list()[:4] == [30.0, 120.0, None, None]
+    assert calls["dispatch_to_arrival_minutes"].to_list()[:2] == [10.0, None]
     summary = json.loads((tmp_path / "store" / "import.json").read_text())
-    assert summary["accepted"] == 4
+    assert summary["kept"] == 6 and summary["timezone"] == "America/New_York"
 
 
 def test_import_reads_parquet_the_same_way(files, tmp_path):
     parquet = tmp_path / "calls.parquet"
     pl.read_csv(files["calls"], infer_schema=False).write_parquet(parquet)
     s = do_import(files, tmp_path / "store", calls=parquet)
-    assert (s.accepted, s.rejected) == (4, 3)
+    assert (s.kept, s.rejected) == (6, 1)
 
 
 def test_unmapped_columns_are_named_and_nothing_is_written(files, tmp_path):
@@ -121,7 +130,7 @@ def test_empty_file_is_a_clear_error(files, tmp_path):
 def test_header_only_file_imports_nothing(files, tmp_path):
     files["calls"].write_text(CSV.splitlines()[0] + "\n")
     s = do_import(files, tmp_path / "store")
-    assert (s.rows_read, s.accepted, s.rejected) == (0, 0, 0)
+    assert (s.rows_read, s.kept, s.rejected) == (0, 0, 0)
 
 
 def test_call_type_table_conflicts_and_missing_columns(tmp_path):
@@ -143,15 +152,20 @@ def test_builtin_lane_call_types_cover_every_lane_reason():
 def test_eligibility_known_answer(files, tmp_path, durham_2023):
     do_import(files, tmp_path / "store")
     calls = load_store(tmp_path / "store")
-    r = analyse(durham_2023, calls)
-    # CRISIS x2 and TRESPASS eligible; ROBBERY unknown to the program. Citywide daily
-    # 08:00-20:00: the 10:00 and Saturday 12:00 calls get a team, the 22:00 one does not.
+    r = analyse(durham_2023, calls, rows_read=7)
+    # CRISIS x2 and TRESPASS eligible; ROBBERY (not in the program), the unmapped and the
+    # missing type are nature_unknown. Citywide daily 08:00-20:00 (2024 calls, own dates): the
+    # 10:00 and Saturday 12:00 calls get a team, the 22:00 one does not.
     assert r.totals == {
-        "calls": 4,
+        "rows_read": 7,
+        "calls": 6,
         "eligible": 3,
-        "eligible_share": 0.75,
+        "eligible_share_of_all_calls": 3 / 7,
+        "nature_unknown": 3,
         "team": 2,
+        "team_share_of_all_calls": 2 / 7,
         "team_share_of_eligible": 2 / 3,
+        "program_not_operating": 0,
     }
     by_type = {row["call_type"]: row for row in r.by_call_type.to_dicts()}
     assert by_type["CRISIS"]["eligible"] == 2 and by_type["CRISIS"]["team"] == 1
@@ -185,14 +199,22 @@ def test_cli_plan_end_to_end_and_bad_input(files, tmp_path, capsys):
     store = tmp_path / "store"
     args = ["plan", "import", str(files["calls"]), "--mapping", str(files["mapping"])]
     args += ["--call-types", str(files["types"]), "--timeline", str(files["timeline"])]
-    assert main([*args, "--out", str(store), "--quiet"]) == 0
+    assert main([*args, "--out", str(store), "--quiet"]) == 2  # 1 of 7 rejected: over 1%
+    assert not store.exists()
+    assert "above the 1% limit" in capsys.readouterr().err
+    assert main([*args, "--out", str(store), "--quiet", "--allow-rejects"]) == 0
     out = tmp_path / "out"
     assert main(["plan", "eligibility", str(store), "--program", "durham-heart-2023",
                  "--program", "durham-heart-2022", "--out", str(out)]) == 0  # fmt: skip
     assert (out / "eligibility_call_types.png").exists()
     assert main(["plan", "area", str(store), "--program", "durham-heart-2023",
                  "--max-zones", "2", "--out", str(out)]) == 0  # fmt: skip
-    assert json.loads((out / "area.json").read_text())["proposal"]["covered_calls"] == 3
+    area_doc = json.loads((out / "area.json").read_text())
+    assert area_doc["proposal"]["covered_calls"] == 3
+    assert area_doc["counts"]["rows_read"] == 7
+    # every call sits in one spot inside the current area: a proposal can only find it
+    assert "the data cover only that area" in area_doc["warnings"][0]
+    assert area_doc["objective"]["name"] == "volume"
     summary = out / "simulate.json"
     assert main(["plan", "simulate", str(store), "--program", "durham-heart-2023",
                  "--on-scene-from", str(store), "--replications", "3",
@@ -200,7 +222,9 @@ def test_cli_plan_end_to_end_and_bad_input(files, tmp_path, capsys):
     doc = json.loads(summary.read_text())
     for key in ("share_reached", "utilisation", "missed_busy"):
         assert set(doc[key]) == {"mean", "low", "high", "n"}
-    assert set(doc["response_minutes"]) == {"p50", "p90"}
+    assert set(doc["response_minutes"]) == {"mean", "p50", "p90"}
+    assert doc["no_team_free"]["action"] == "fall_back"
+    assert doc["counts"]["rows_read"] == 7 and doc["counts"]["eligible"] == 3
     capsys.readouterr()
     # bad input: one clear line, exit 2, no traceback
     assert main(["plan", "eligibility", str(tmp_path / "nowhere"), "--program",
@@ -208,10 +232,13 @@ def test_cli_plan_end_to_end_and_bad_input(files, tmp_path, capsys):
     assert main(["plan", "simulate", str(store), "--program", "durham-heart-2023",
                  "--hours", "weekdays 9-5", "--out", str(summary)]) == 2  # fmt: skip
     assert main([*args[:2], str(tmp_path / "missing.csv"), *args[3:], "--out", str(store)]) == 2
+    assert main(["plan", "eligibility", str(store), "--program", "durham-heart-2023",
+                 "--program-timezone", "Mars/Olympus", "--out", str(out)]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "not a planning store" in err
     assert "hours: 'weekdays 9-5'" in err
     assert "no such file" in err
+    assert "unknown time zone 'Mars/Olympus'" in err
     assert "Traceback" not in err
 
 
@@ -251,3 +278,31 @@ def test_pre_dispatch_is_fitted_from_calls_that_found_a_team_free():
     assert set(drawn.tolist()) <= {4.0, 60.0} and (drawn == 4.0).mean() > 0.9
     too_few, n = fit_pre_dispatch(frame.head(10))
     assert too_few is None and n == 10
+
+
+def test_area_objectives_drive_time_and_equity():
+    zones = _grid(6)
+    adjacency = area.beat_adjacency(zones)
+    counts = {"z0": 50, "z1": 40, "z2": 5, "z3": 5, "z4": 6, "z5": 7}
+    # drive time: z0 and z1 are more than 10 minutes from the post
+    drive = {"z0": 30.0, "z1": 25.0, "z2": 8.0, "z3": 5.0, "z4": 4.0, "z5": 9.0}
+    near = area.Objective("drive_time", drive_minutes=drive, max_drive_minutes=10)
+    best = area.propose(counts, zones, adjacency, max_zones=2, objective=near)
+    assert best.zones == ("z4", "z5") and best.covered == 13
+    ev = area.evidence(best, counts, near)
+    assert ev["max_drive_minutes"] == 9.0 and 4.0 < ev["mean_drive_minutes"] < 9.0
+    # equity: wards A (z0-z2) and B (z3-z5); by volume all three zones come from A; by
+    # equity no ward is left behind, so the proposal reaches into B
+    groups = {"z0": "A", "z1": "A", "z2": "A", "z3": "B", "z4": "B", "z5": "B"}
+    by_volume = area.propose(counts, zones, adjacency, max_zones=3)
+    assert by_volume.zones == ("z0", "z1", "z2")
+    fair = area.Objective("equity", groups=groups)
+    best = area.propose(counts, zones, adjacency, max_zones=3, objective=fair)
+    ev = area.evidence(best, counts, fair)
+    assert ev["groups_reached"] == 2
+    assert best.zones == ("z1", "z2", "z3")
+    assert ev["min_group_share"] == pytest.approx(5 / 18)
+    with pytest.raises(area.AreaInputError, match="equity-layer"):
+        area.Objective("equity")
+    with pytest.raises(area.AreaInputError, match="max-drive-minutes"):
+        area.Objective("drive_time", drive_minutes=drive)

@@ -173,3 +173,50 @@ def test_which_unit_serves_which_route(program, request):
     assert p.team_unit == "crt"
     assert p.team_route == "crt"
     assert p.field_routes() == frozenset({"crt", "co_response"})
+
+
+# --- [no_team_free]: the dispatch policy live intake and the simulator share -------------
+
+
+def _with_policy(tmp_path, body: str):
+    import shutil
+
+    from heart.domain.program_file import BUILTIN_DIR, load_program
+
+    folder = tmp_path / "programs"
+    if not folder.exists():
+        shutil.copytree(BUILTIN_DIR, folder)
+    path = folder / "p.toml"
+    path.write_text(
+        f'[program]\nextends = "durham-heart-2023.toml"\nname = "x"\n\n[no_team_free]\n{body}\n'
+    )
+    return load_program(path)
+
+
+def test_no_team_free_policy_is_read_and_checked(tmp_path):
+    import pytest
+
+    from heart.domain.program import ProgramError
+
+    p = _with_policy(
+        tmp_path,
+        'action = "hold"\nhold_minutes = 10\nhold_minutes_by_route = { crt = 15 }\n'
+        'hold_minutes_by_priority = { "1" = 0 }\nqueue = "priority"\n'
+        'priority_order = ["1", "2", 3]',
+    )
+    policy = p.no_team_free
+    assert policy.hold_for(route="crt", priority="2") == 15
+    assert policy.hold_for(route="crt", priority=" 1 ") == 0
+    assert policy.hold_for(route="co_response", priority=None) == 10
+    assert policy.queue_rank("3") == 2 and policy.queue_rank("9") == 3
+    assert "hold up to 10 min" in policy.describe()
+    for body, problem in [
+        ('action = "wait"', "no_team_free.action: must be one of"),
+        ('action = "fall_back"\nhold_minutes = 5', 'action is "fall_back"'),
+        ('action = "hold"\nhold_minutes = -1', "hold_minutes: must be a number of minutes"),
+        ('action = "hold"\nhold_minutes_by_route = { ccd = 5 }', "not a route served by field"),
+        ('action = "hold"\nqueue = "priority"', "needs the priorities"),
+        ('action = "hold"\nwhen = 1', "unknown key"),
+    ]:
+        with pytest.raises(ProgramError, match=problem):
+            _with_policy(tmp_path, body)

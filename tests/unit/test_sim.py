@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from heart.domain.geo import TravelModel
+from heart.domain.program import NoTeamFreePolicy
 from heart.domain.sim import (
     MISSED_BUSY,
     MISSED_OFF_SHIFT,
+    NO_LOCATION,
     REACHED,
     EmpiricalService,
     FixedService,
@@ -41,13 +44,17 @@ def calls_at(minutes, *, lon=POST[0], lat=POST[1], call_type="X") -> SimCalls:
     return SimCalls.build(minutes, [lon] * n, [lat] * n, [call_type] * n)
 
 
-def config(teams=1, hours="24/7", *, turnout=0.0, max_wait=1000.0, days=1) -> SimConfig:
+def hold(minutes: float) -> NoTeamFreePolicy:
+    return NoTeamFreePolicy(action="hold", hold_minutes=minutes)
+
+
+def config(teams=1, hours="24/7", *, turnout=0.0, max_wait=1000.0, days=1, **kw) -> SimConfig:
     return SimConfig(
         MONDAY,
         days,
         make_teams(teams, ShiftPlan.parse(hours), [POST]),
         travel=TravelModel(turnout_minutes=turnout),
-        max_wait_minutes=max_wait,
+        **{"policy": hold(max_wait) if max_wait else NoTeamFreePolicy(), **kw},
     )
 
 
@@ -116,7 +123,9 @@ def test_a_waiting_call_is_taken_by_a_team_whose_shift_starts():
     # team-1 (24/7) is busy from 07:50 to 08:50; team-2 starts at 08:00; a call at 07:58 waits 2
     always = TeamSpec("team-1", *POST, shifts=ShiftPlan.parse("24/7"))
     morning = TeamSpec("team-2", *POST, shifts=ShiftPlan.parse("Mon 08:00-17:00"))
-    cfg = SimConfig(MONDAY, 1, (always, morning), travel=TravelModel(turnout_minutes=0.0))
+    cfg = SimConfig(
+        MONDAY, 1, (always, morning), travel=TravelModel(turnout_minutes=0.0), policy=hold(30)
+    )
     r = simulate(calls_at([470.0, 478.0]), np.array([60.0, 5.0]), cfg)
     assert r.team.tolist() == [0, 1]
     assert r.dispatched.tolist() == [470.0, 480.0]
@@ -124,7 +133,7 @@ def test_a_waiting_call_is_taken_by_a_team_whose_shift_starts():
 
 def test_overnight_shift_crosses_midnight():
     plan = ShiftPlan.parse("Mon 22:00-06:00")
-    assert plan.intervals(0, 2) == [(1320.0, 1800.0)]
+    assert plan.intervals(MONDAY, 2) == [(1320.0, 1800.0)]
 
 
 def test_bad_hours_are_named():
@@ -139,12 +148,26 @@ def test_unsorted_calls_are_refused():
         SimCalls(np.array([5.0, 1.0]), np.zeros(2), np.zeros(2), np.array(["a", "b"], object))
 
 
-def test_call_without_location_uses_the_fallback_eta():
+def test_call_without_location_is_counted_apart_unless_a_travel_time_is_assumed():
     calls = SimCalls.build([0.0], [math.nan], [math.nan], ["X"])
     cfg = config()
     assert travel_minutes_table(calls, [POST], cfg) == [[math.inf]]
     r = simulate(calls, np.array([5.0]), cfg)
-    assert r.response_minutes.tolist() == [cfg.unlocated_travel_minutes]
+    assert r.outcome.tolist() == [NO_LOCATION]
+    assert r.metrics()["share_reached"] == 0.0 and r.metrics()["no_location"] == 1
+    r = simulate(calls, np.array([5.0]), config(unlocated_travel_minutes=15.0))
+    assert r.response_minutes.tolist() == [15.0]
+
+
+def test_calls_outside_the_area_are_counted_apart():
+    calls = SimCalls.build(
+        [0.0, 5.0], [POST[0]] * 2, [POST[1]] * 2, ["X", "X"], outside=[True, False]
+    )
+    r = simulate(calls, np.array([5.0, 5.0]), config())
+    assert r.outcome.tolist() == [5, REACHED]
+    assert r.metrics()["outside_area"] == 1
+    r = simulate(calls, np.array([5.0, 5.0]), config(serve_outside_area=True))
+    assert r.outcome.tolist() == [REACHED, REACHED]
 
 
 def test_same_seed_same_numbers_and_ci_over_replications():
@@ -239,3 +262,128 @@ def test_scenario_without_delay_keeps_its_numbers():
     delayed = Scenario(config(), service, replay=calls, pre_dispatch=FixedService(10.0))
     slower = run_replications(delayed, replications=3, seed=4)
     assert slower["response_minutes"]["p50"]["mean"] > same["response_minutes"]["p50"]["mean"]
+
+
+# --- the program's "no team free" policy, priorities, travel back to post -------------
+
+
+def test_fall_back_at_once_versus_hold_by_priority_and_queue_order():
+    # one team busy 0-60 with call 0; calls 1 (priority 3) at 10 and 2 (priority 1) at 20
+    calls = SimCalls.build(
+        [0.0, 10.0, 20.0], [POST[0]] * 3, [POST[1]] * 3, ["X"] * 3, priority=["2", "3", "1"]
+    )
+    on_scene = np.array([60.0, 10.0, 10.0])
+    at_once = simulate(calls, on_scene, config(max_wait=0))
+    assert at_once.outcome.tolist() == [REACHED, MISSED_BUSY, MISSED_BUSY]
+    fifo = simulate(calls, on_scene, config(max_wait=120))
+    assert fifo.dispatched.tolist() == [0.0, 60.0, 70.0]  # first come, first served
+    by_priority = NoTeamFreePolicy(
+        action="hold", hold_minutes=120, queue="priority", priority_order=("1", "2", "3")
+    )
+    urgent_first = simulate(calls, on_scene, config(policy=by_priority, max_wait=None))
+    assert urgent_first.dispatched.tolist() == [0.0, 70.0, 60.0]
+    # priority 3 may not wait at all: it falls back while priority 1 waits
+    short = NoTeamFreePolicy(
+        action="hold", hold_minutes=120, hold_minutes_by_priority={"3": 0}, queue="arrival"
+    )
+    r = simulate(calls, on_scene, config(policy=short, max_wait=None))
+    assert r.outcome.tolist() == [REACHED, MISSED_BUSY, REACHED]
+
+
+def test_team_drives_back_to_its_post_and_can_be_sent_on_the_way():
+    model = TravelModel(road_factor=1.0, speed_kmh=60.0, turnout_minutes=0.0)
+    far = (POST[0], POST[1] + 0.09)  # 10 km north: 10 min at 60 km/h
+    cfg = SimConfig(
+        MONDAY, 1, make_teams(1, ShiftPlan.parse("24/7"), [POST]), travel=model, policy=hold(60)
+    )
+    drive = model.minutes(*POST, *far)
+    # call 0 far away (on scene 20); call 1 at the post 5 min after the team left the scene
+    calls = SimCalls.build([0.0, drive + 25.0], [far[0], POST[0]], [far[1], POST[1]], ["X"] * 2)
+    r = simulate(calls, np.array([20.0, 5.0]), cfg)
+    # halfway back at that moment: half the drive to reach the post again
+    assert r.response_minutes[1] == pytest.approx(drive / 2, rel=1e-3)
+    no_return = simulate(calls, np.array([20.0, 5.0]), replace(cfg, return_to_post=False))
+    assert no_return.response_minutes[1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_dst_week_shifts_follow_the_local_clock():
+    """US spring forward: Sunday 2024-03-10 has 23 hours. A Mon-Fri 08:00-09:00 shift on
+    Monday 2024-03-11 starts at 08:00 Eastern daylight time, not 07:00."""
+    start = dt.datetime(2024, 3, 4, tzinfo=NY)  # Monday, standard time
+    plan = ShiftPlan.parse("Mon-Fri 08:00-09:00")
+    iv = plan.intervals(start, 14)
+    second_monday = iv[5]
+    real = dt.datetime(2024, 3, 11, 8, 0, tzinfo=NY).astimezone(dt.UTC)
+    assert second_monday[0] == (real - start.astimezone(dt.UTC)).total_seconds() / 60
+    assert second_monday == (6 * 1440 + 1380 + 480, 6 * 1440 + 1380 + 540)
+    # a call at 08:30 local on that Monday, replayed at its true instant, is on shift
+    at = (dt.datetime(2024, 3, 11, 8, 30, tzinfo=NY).astimezone(dt.UTC) - start).total_seconds()
+    early = (dt.datetime(2024, 3, 11, 7, 30, tzinfo=NY).astimezone(dt.UTC) - start).total_seconds()
+    calls = calls_at([early / 60, at / 60])
+    cfg = SimConfig(start, 14, make_teams(1, plan, [POST]), travel=TravelModel(turnout_minutes=0))
+    r = simulate(calls, np.array([5.0, 5.0]), cfg)
+    assert r.outcome.tolist() == [MISSED_OFF_SHIFT, REACHED]
+    # and in the autumn the shift after the fall-back Sunday is an hour later in real time
+    autumn = dt.datetime(2024, 11, 4, tzinfo=NY)  # the Monday after 2024-11-03
+    assert (
+        ShiftPlan.parse("Mon 08:00-09:00").intervals(autumn - dt.timedelta(days=7), 8)[1][0]
+        == 7 * 1440 + 60 + 480
+    )
+
+
+def test_holidays_close_a_plan_that_closes_on_them():
+    plan = ShiftPlan.parse("daily 08:00-17:00", closed_on_holidays=True)
+    days = plan.intervals(MONDAY, 3, holidays=frozenset({dt.date(2024, 1, 1)}))
+    assert days == [(1440 + 480, 1440 + 1020), (2 * 1440 + 480, 2 * 1440 + 1020)]
+    assert (
+        len(ShiftPlan.parse("daily 08:00-17:00").intervals(MONDAY, 3, frozenset({MONDAY.date()})))
+        == 3
+    )
+
+
+def test_arrivals_follow_the_local_hour_across_dst():
+    # all calls in local hour 09 on Mondays: after spring forward they stay at 09 local
+    rates = np.zeros(168)
+    rates[9] = 50.0
+    start = dt.datetime(2024, 3, 4, tzinfo=NY)
+    arrivals = TimeOfWeekArrivals(rates, np.zeros(1), np.zeros(1), np.array(["X"], object))
+    calls = arrivals.draw(np.random.default_rng(1), 14, start)
+    utc0 = start.astimezone(dt.UTC)
+    local_hours = {
+        (utc0 + dt.timedelta(minutes=float(m))).astimezone(NY).hour for m in calls.minute
+    }
+    assert local_hours == {9}
+
+
+SEEDED_RUN = """
+import datetime as dt, json, numpy as np
+from zoneinfo import ZoneInfo
+from heart.domain.sim import *
+rng = np.random.default_rng(0)
+types = np.array(["WELFARE CHECK", "CRISIS", "TRESPASS", "SUICIDE THREAT", "INTOX"], object)
+arrivals = TimeOfWeekArrivals(np.full(168, 1.0), rng.uniform(-79, -78.8, 200),
+    rng.uniform(35.9, 36.1, 200), types[rng.integers(0, 5, 200)])
+service = EmpiricalService.fit(list(types) * 30, rng.uniform(5, 90, 150))
+cfg = SimConfig(dt.datetime(2024, 1, 1, tzinfo=ZoneInfo("America/New_York")), 30,
+    make_teams(2, ShiftPlan.parse("daily 08:00-20:00"), [(-78.9, 36.0)]))
+out = run_replications(Scenario(cfg, service, arrivals=arrivals, pre_dispatch=service),
+    replications=2, seed=5)
+print(json.dumps(out["runs"]))
+"""
+
+
+def test_seeded_runs_agree_across_processes_with_different_hash_seeds():
+    """Same seed, same numbers in another process: nothing may depend on the iteration
+    order of a set or dict of strings (PYTHONHASHSEED changes it)."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", SEEDED_RUN], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]

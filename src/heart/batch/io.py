@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from heart.domain.geo import normalise_beat
-from heart.domain.mapping import ColumnMapping
+from heart.domain.mapping import ColumnMapping, position_name
 from heart.domain.program import normalise_nature
 
 NORMALISED_SCHEMA = {
@@ -35,13 +35,80 @@ class InputError(ValueError):
     """The input file cannot be read at all."""
 
 
-def read_raw(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
-    """Every column as text; checks that the mapped columns exist."""
+# the first bytes of files people export by mistake instead of CSV
+_MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (b"\xd0\xcf\x11\xe0", "an Excel .xls (or other Office) file"),
+    (b"PAR1", "a Parquet file (name it .parquet to import it as Parquet)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file (unpack it first)"),
+    (b"SQLite format 3", "an SQLite database"),
+    (b"{\\rtf", "an RTF document"),
+)
+
+
+def _not_text(path: Path) -> str | None:
+    """What a file is when it is clearly not CSV text (None: it may well be CSV)."""
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if b"\x00" in head:
+        return "binary data (it holds NUL bytes)"
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if head and controls / len(head) > 0.05:
+        return "binary data (many control characters)"
+    return None
+
+
+_DATA_LIKE = (
+    r"^-?\d+(\.\d+)?$",  # a number
+    r"^\d{4}-\d{2}-\d{2}",  # an ISO date
+    r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}",  # a d/m/y or m/d/y date
+)
+
+
+def _header_looks_like_data(names: list[str]) -> list[str]:
+    """The header cells that look like values (numbers, dates): a headerless file."""
+    import re
+
+    return [n for n in names if any(re.match(p, n.strip()) for p in _DATA_LIKE)]
+
+
+def read_raw(path: Path, mapping: ColumnMapping, *, header: bool | None = None) -> pl.DataFrame:
+    """Every column as text; checks that the mapped columns exist.
+
+    ``header`` (default: the mapping's ``header``): whether the first row names the
+    columns. A mapping that gives columns by position gets the frame's columns named
+    ``#1``, ``#2`` … (with or without a header row). A file that is not CSV text (an
+    Excel workbook, a PDF, binary data) gets one sentence saying what it looks like.
+    """
+    path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a CSV file")
+    has_header = mapping.header if header is None else header
+    if not has_header and not mapping.positional:
+        raise InputError(
+            f"{path}: without a header row the mapping must give columns by position "
+            f"(e.g. datetime = 4); mapping {mapping.name!r} gives names"
+        )
+    try:
+        what = _not_text(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror}") from None
+    if what:
+        raise InputError(
+            f"{path}: not a CSV text file: it looks like {what}. Export the calls as CSV "
+            "(or Parquet) and try again."
+        )
     try:
         try:
-            raw = pl.read_csv(path, infer_schema=False, separator=mapping.delimiter)
+            raw = pl.read_csv(
+                path, infer_schema=False, separator=mapping.delimiter, has_header=has_header
+            )
         except pl.exceptions.ComputeError:
             # the strict read is faster; ragged rows or stray bytes need the forgiving one
             raw = pl.read_csv(
@@ -50,20 +117,134 @@ def read_raw(path: Path, mapping: ColumnMapping) -> pl.DataFrame:
                 separator=mapping.delimiter,
                 truncate_ragged_lines=True,
                 encoding="utf8-lossy",
+                has_header=has_header,
             )
     except pl.exceptions.NoDataError:
         raise InputError(f"{path}: the file is empty (no header row)") from None
-    except (pl.exceptions.ComputeError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot be read as CSV: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    if mapping.positional:
+        raw = raw.rename({c: position_name(i) for i, c in enumerate(raw.columns, start=1)})
     missing = [
         f"{field} -> {col!r}" for field, col in mapping.columns.items() if col not in raw.columns
     ]
     if missing:
+        if mapping.positional:
+            raise InputError(
+                f"{path}: mapping {mapping.name!r} names column positions the file lacks: "
+                f"{', '.join(missing)} (the file has {raw.width} columns)"
+            )
+        data_like = _header_looks_like_data(raw.columns)
+        if has_header and len(data_like) >= max(2, raw.width // 3):
+            raise InputError(
+                f"{path}: the first row looks like data, not a header ({data_like[:3]}): "
+                "the file has no header row. Give the mapping's columns by position "
+                "(e.g. datetime = 4) and read it with --no-header (docs/mapping-format.md)"
+            )
         raise InputError(
             f"{path}: mapping {mapping.name!r} names columns the file lacks: "
             f"{', '.join(missing)} (the file has {raw.columns})"
         )
     return raw
+
+
+def time_text(raw: pl.DataFrame, mapping: ColumnMapping) -> pl.Series:
+    """The text of each row's received time, as :func:`parse_calls` joins it."""
+
+    def text(col: str) -> pl.Expr:
+        stripped = pl.col(col).str.strip_chars()
+        return pl.when(stripped == "").then(None).otherwise(stripped)
+
+    if mapping.column("datetime"):
+        expr = text(mapping.columns["datetime"])
+    else:
+        expr = pl.concat_str(
+            [text(mapping.columns["date"]), text(mapping.columns["time"])], separator=" "
+        )
+    return raw.select(expr.alias("_when")).to_series()
+
+
+def _swap_day_month(fmt: str) -> str | None:
+    if "%d" not in fmt or "%m" not in fmt:
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _dates(text: pl.Series, fmt: str) -> pl.Series:
+    if "%z" in fmt or "%:z" in fmt:
+        return text.str.to_datetime(fmt, strict=False).dt.replace_time_zone(None)
+    return text.str.to_datetime(fmt, time_unit="us", strict=False)
+
+
+def check_day_month(values: pl.Series, mapping: ColumnMapping, *, column: str) -> str | None:
+    """Refuse a time format whose day and month are the wrong way round for the data.
+
+    Evidence either way: values that do not parse with the mapping's format but do with
+    day and month swapped (a number above 12 in the month position), or, when every
+    value has both numbers at most 12, a spread of dates that only makes sense one way
+    (read as written the dates keep to days 1-12 of each month over a long span; read
+    swapped they fill a period day after day). Raises :class:`InputError` naming the
+    evidence; returns a warning when the data cannot tell, else None.
+    """
+    fmt = mapping.time_format
+    swapped = _swap_day_month(fmt) if fmt != "iso8601" else None
+    if swapped is None:
+        return None
+    year = fmt.find("%Y") if "%Y" in fmt else fmt.find("%y")
+    if 0 <= year < min(fmt.find("%d"), fmt.find("%m")):
+        return None  # year first (2024-03-05): nobody writes year-day-month
+    text = values.str.strip_chars()
+    given = text.is_not_null() & (text != "")
+    n = int(given.sum())
+    if not n:
+        return None
+    as_written = _dates(text, fmt)
+    as_swapped = _dates(text, swapped)
+    fail_written = int((given & as_written.is_null()).sum())
+    fail_swapped = int((given & as_swapped.is_null()).sum())
+    if fail_written and fail_swapped < fail_written / 10:
+        rescued = (given & as_written.is_null() & as_swapped.is_not_null()).arg_true()
+        row = int(rescued[0]) if len(rescued) else int((given & as_written.is_null()).arg_true()[0])
+        example = text[row]
+        day = as_swapped[row].day if as_swapped[row] is not None else None
+        why = f": {day} cannot be a month" if day and day > 12 else ""
+        raise InputError(
+            f"{column}: time.format {fmt!r} reads day and month the wrong way round for "
+            f"this file: {fail_written:,} of {n:,} values do not parse with it (e.g. row "
+            f"{row + 1}: {example!r}{why}), while {swapped!r} reads all but "
+            f"{fail_swapped:,}. Fix time.format in the mapping."
+        )
+    if fail_written or fail_swapped:
+        return None  # the format as written reads more: nothing suggests a swap
+    differ = (as_written != as_swapped).fill_null(False)
+    if not bool(differ.any()):
+        return None  # day == month everywhere: the order does not matter
+    written_days = as_written.dt.date().unique().drop_nulls()
+    swapped_days = as_swapped.dt.date().unique().drop_nulls()
+
+    def spread(days: pl.Series) -> tuple[int, float]:
+        span = (days.max() - days.min()).days + 1  # type: ignore[operator, union-attr]
+        return span, days.len() / span
+
+    span_w, fill_w = spread(written_days)
+    span_s, fill_s = spread(swapped_days)
+    if written_days.len() >= 7 and fill_w < 0.5 and fill_s >= 0.8:
+        raise InputError(
+            f"{column}: time.format {fmt!r} looks like day and month the wrong way round: "
+            f"every value has day and month at most 12, and read as written the "
+            f"{written_days.len():,} distinct dates spread over {span_w:,} days keeping to "
+            f"days 1-12 of each month (calls on {fill_w:.0%} of the days), while read as "
+            f"{swapped!r} they fill {span_s:,} days ({fill_s:.0%} of the days have calls). "
+            "Fix time.format in the mapping."
+        )
+    if written_days.len() < 7:
+        return None  # too few dates to tell either way
+    return (
+        f"{column}: every date has day and month at most 12, so the data cannot confirm "
+        f"the order in time.format {fmt!r}; it was taken as written"
+    )
 
 
 def parse_calls(raw: pl.DataFrame, mapping: ColumnMapping) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -72,6 +72,7 @@ class TimelineEvent(models.Model):
         UPDATED = "updated", "Updated by the CAD"
         TRIAGED = "triaged", "Triaged"
         RECOMMENDED = "recommended", "Team recommended"
+        WAITING = "waiting", "Waiting for a team"
         FELL_BACK = "fell_back", "Fell back"
         REROUTED = "rerouted", "Re-routed"
         DISPATCHED = "dispatched", "Dispatched"

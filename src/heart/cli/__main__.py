@@ -2,4 +2,7 @@
 
 from heart.cli import entry
 
-entry()
+# guarded: worker processes started by spawn (Dask, multiprocessing) import this module
+# as __mp_main__ and must not run the command line again
+if __name__ == "__main__":
+    entry()

@@ -23,6 +23,11 @@ Format (TOML, documented in docs/mapping-format.md)::
     [flags]
     true_values = ["Y", "1", "TRUE"]
     false_values = ["N", "0", "FALSE", ""]
+
+A column may also be given by its position (1 = the first column), e.g. ``nature = 3``,
+which is how a file without a header row is read (``[mapping] header = false`` or the
+planning import's ``--no-header``). Positions are kept as ``"#3"``: the reader names
+the file's columns ``#1``, ``#2`` … when the mapping uses positions.
 """
 
 from __future__ import annotations
@@ -66,9 +71,24 @@ class ColumnMapping:
     delimiter: str
     true_values: frozenset[str]
     false_values: frozenset[str]
+    header: bool = True  # False: the file's first row is data (columns by position)
 
     def column(self, field: str) -> str | None:
         return self.columns.get(field)
+
+    @property
+    def positional(self) -> bool:
+        """The columns are given by position ("#3"), not by header name."""
+        return any(is_position(c) for c in self.columns.values())
+
+
+def position_name(position: int) -> str:
+    """The name the reader gives the column at a 1-based position."""
+    return f"#{position}"
+
+
+def is_position(column: str) -> bool:
+    return column.startswith("#") and column[1:].isdigit()
 
 
 def builtin_mapping_names() -> list[str]:
@@ -102,11 +122,32 @@ def load_mapping(name_or_path: str | Path) -> ColumnMapping:
     columns = data.get("columns")
     if not isinstance(columns, dict):
         raise fail("columns", "missing (a table naming input columns)")
-    for key, value in columns.items():
+    for key in meta:
+        if key not in {"name", "delimiter", "header"}:
+            raise fail(f"mapping.{key}", "unknown key (expected name, delimiter, header)")
+    header = meta.get("header", True)
+    if not isinstance(header, bool):
+        raise fail("mapping.header", f"must be true or false, found {header!r}")
+    kinds = set()
+    for key, value in list(columns.items()):
         if key not in FIELDS:
             raise fail(f"columns.{key}", f"unknown field (expected one of {list(FIELDS)})")
-        if not isinstance(value, str) or not value:
-            raise fail(f"columns.{key}", f"must be a column name, found {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise fail(f"columns.{key}", f"a column position counts from 1, found {value}")
+            columns[key] = position_name(value)
+            kinds.add("position")
+        elif not isinstance(value, str) or not value:
+            raise fail(f"columns.{key}", f"must be a column name or position, found {value!r}")
+        else:
+            kinds.add("name")
+    if len(kinds) > 1:
+        raise fail("columns", "give every column by name or every column by position, not both")
+    if not header and kinds == {"name"}:
+        raise fail(
+            "mapping.header",
+            "a file without a header row needs column positions (e.g. datetime = 4)",
+        )
     if "nature" not in columns and "call_type" not in columns:
         raise fail("columns.nature", "missing: which column holds the call type?")
     has_datetime = "datetime" in columns
@@ -145,4 +186,5 @@ def load_mapping(name_or_path: str | Path) -> ColumnMapping:
         delimiter=delimiter,
         true_values=frozenset(v.strip().upper() for v in true_values),
         false_values=frozenset(v.strip().upper() for v in false_values),
+        header=header,
     )

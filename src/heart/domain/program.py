@@ -9,6 +9,7 @@ validating program TOML files is :mod:`heart.domain.program_file`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,7 +35,10 @@ def normalise_nature(code: object) -> str | None:
 
 
 def normalise_priority(value: object) -> str | None:
-    """A call priority as text for matching: trimmed, upper case ("p1 " -> "P1")."""
+    """A call priority as text for matching: CAD priorities arrive as '1', 1, 1.0 or
+    ' p1 ': one spelling ('1', 'P1'), trimmed, upper case, inner spaces single."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return normalise_nature(value)
 
 
@@ -115,6 +119,90 @@ class Exclusions:
         return (self.weapon, self.violence, self.medical)
 
 
+NO_TEAM_FREE_ACTIONS = ("fall_back", "hold")
+QUEUE_ORDERS = ("arrival", "priority")
+
+
+@dataclass(frozen=True, slots=True)
+class NoTeamFreePolicy:
+    """What happens to a call for field teams when no team is free: the one setting read
+    by live intake (heart.intake.services) and by the planning simulator (domain/sim.py).
+
+    ``fall_back``: at once along the run card (crisis line, then the fallback route).
+    ``hold``: the call stays on its route, unassigned, for up to the hold minutes (by
+    priority, else by route, else ``hold_minutes``); a team that comes free takes the
+    waiting call first in queue order; when the time runs out it falls back. A hold
+    applies only while some team is on shift (busy): with no team on shift the call
+    falls back at once.
+    """
+
+    action: str = "fall_back"
+    hold_minutes: float = 0.0
+    hold_minutes_by_route: Mapping[str, float] = field(default_factory=dict)
+    hold_minutes_by_priority: Mapping[str, float] = field(default_factory=dict)
+    queue: str = "arrival"  # the order in which waiting calls get a team
+    priority_order: tuple[str, ...] = ()  # most urgent first (with queue = "priority")
+
+    def hold_for(self, *, route: str | None, priority: object) -> float:
+        """Minutes a call may wait for a team (0: fall back at once)."""
+        if self.action != "hold":
+            return 0.0
+        p = normalise_priority(priority)
+        if p is not None and p in self.hold_minutes_by_priority:
+            return float(self.hold_minutes_by_priority[p])
+        if route is not None and route in self.hold_minutes_by_route:
+            return float(self.hold_minutes_by_route[route])
+        return float(self.hold_minutes)
+
+    def queue_rank(self, priority: object) -> int:
+        """Sort key of a waiting call's priority: lower goes first (0 for all when the
+        queue is in arrival order; unknown priorities after the listed ones)."""
+        if self.queue != "priority":
+            return 0
+        p = normalise_priority(priority)
+        try:
+            return self.priority_order.index(p)  # type: ignore[arg-type]
+        except ValueError:
+            return len(self.priority_order)
+
+    def describe(self) -> str:
+        if self.action != "hold":
+            return "no team free: fall back at once along the run card"
+        parts = [f"no team free: hold up to {self.hold_minutes:g} min for a team"]
+        if self.hold_minutes_by_route:
+            parts.append(
+                "by route "
+                + ", ".join(f"{k} {v:g} min" for k, v in sorted(self.hold_minutes_by_route.items()))
+            )
+        if self.hold_minutes_by_priority:
+            parts.append(
+                "by priority "
+                + ", ".join(
+                    f"{k} {v:g} min" for k, v in sorted(self.hold_minutes_by_priority.items())
+                )
+            )
+        parts.append(
+            "waiting calls served by priority (" + " > ".join(self.priority_order) + ")"
+            if self.queue == "priority"
+            else "waiting calls served first come, first served"
+        )
+        return "; ".join(parts) + "; then fall back along the run card"
+
+    def as_dict(self) -> dict:
+        return {
+            "action": self.action,
+            "hold_minutes": self.hold_minutes,
+            "hold_minutes_by_route": dict(self.hold_minutes_by_route),
+            "hold_minutes_by_priority": dict(self.hold_minutes_by_priority),
+            "queue": self.queue,
+            "priority_order": list(self.priority_order),
+            "text": self.describe(),
+        }
+
+
+FALL_BACK_AT_ONCE = NoTeamFreePolicy()
+
+
 @dataclass(frozen=True, eq=False)
 class Program:
     name: str
@@ -134,6 +222,8 @@ class Program:
     sources: tuple[str, ...]
     # [training.<key>]: what a responder of each discipline must have current to staff a shift
     trainings: dict[str, Training] = field(default_factory=dict)
+    # [no_team_free]: what live intake and the simulator do when no team is free
+    no_team_free: NoTeamFreePolicy = FALL_BACK_AT_ONCE
 
     @property
     def zone(self) -> ZoneInfo:

@@ -27,11 +27,14 @@ from heart.domain.narrative import (
 )
 from heart.domain.program import (
     CONDITIONS,
+    NO_TEAM_FREE_ACTIONS,
+    QUEUE_ORDERS,
     ROUTES,
     UNIT_KINDS,
     Category,
     Exclusions,
     NatureRule,
+    NoTeamFreePolicy,
     PriorityRule,
     Program,
     ProgramError,
@@ -201,6 +204,7 @@ class _Loader:
                 "run_card",
                 "fallback",
                 "training",
+                "no_team_free",
             },
             "",
         )
@@ -233,6 +237,9 @@ class _Loader:
             raise self.fail("fallback.route", f"must be one of {ROUTES}")
         sources = tuple(self.strings(meta, "sources", "program.", default=[]))
         trainings = self.trainings(self.table(d, "training", "", required=False), units)
+        no_team_free = self.no_team_free(
+            self.table(d, "no_team_free", "", required=False), run_card, units
+        )
         return Program(
             name=name,
             title=title,
@@ -250,6 +257,83 @@ class _Loader:
             holidays=holidays,
             sources=sources,
             trainings=trainings,
+            no_team_free=no_team_free,
+        )
+
+    # -- [no_team_free]: one dispatch policy for live intake and the simulator -----------
+    def no_team_free(
+        self, t: dict, run_card: tuple[RunCardStep, ...], units: dict[str, Unit]
+    ) -> NoTeamFreePolicy:
+        w = "no_team_free."
+        self.check_unknown(
+            t,
+            {
+                "action",
+                "hold_minutes",
+                "hold_minutes_by_route",
+                "hold_minutes_by_priority",
+                "queue",
+                "priority_order",
+            },
+            w,
+        )
+        action = self.value(t, "action", w, str, default="fall_back")
+        if action not in NO_TEAM_FREE_ACTIONS:
+            raise self.fail(
+                f"{w}action", f"must be one of {NO_TEAM_FREE_ACTIONS}, found {action!r}"
+            )
+
+        def minutes(value: Any, key: str) -> float:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise self.fail(key, f"must be a number of minutes >= 0, found {value!r}")
+            if value > 24 * 60:
+                raise self.fail(key, f"{value} minutes is more than a day")
+            return float(value)
+
+        hold = minutes(t.get("hold_minutes", 0), f"{w}hold_minutes")
+        field_routes = {s.route for s in run_card if units[s.unit].kind in ("team", "co_response")}
+        by_route = {}
+        for route, value in self.table(t, "hold_minutes_by_route", w, required=False).items():
+            if route not in field_routes:
+                raise self.fail(
+                    f"{w}hold_minutes_by_route.{route}",
+                    f"not a route served by field teams in the run card ({sorted(field_routes)})",
+                )
+            by_route[route] = minutes(value, f"{w}hold_minutes_by_route.{route}")
+        by_priority = {}
+        for prio, value in self.table(t, "hold_minutes_by_priority", w, required=False).items():
+            key = normalise_priority(prio)
+            if key is None:
+                raise self.fail(f"{w}hold_minutes_by_priority", "a priority must not be empty")
+            by_priority[key] = minutes(value, f"{w}hold_minutes_by_priority.{prio}")
+        queue = self.value(t, "queue", w, str, default="arrival")
+        if queue not in QUEUE_ORDERS:
+            raise self.fail(f"{w}queue", f"must be one of {QUEUE_ORDERS}, found {queue!r}")
+        order_raw = self.value(t, "priority_order", w, list, default=[])
+        order: list[str] = []
+        for i, item in enumerate(order_raw):
+            key = normalise_priority(item)
+            if key is None or isinstance(item, bool):
+                raise self.fail(f"{w}priority_order[{i}]", f"not a priority: {item!r}")
+            if key in order:
+                raise self.fail(f"{w}priority_order[{i}]", f"priority {key!r} is listed twice")
+            order.append(key)
+        if queue == "priority" and not order:
+            raise self.fail(
+                f"{w}priority_order", 'queue = "priority" needs the priorities, most urgent first'
+            )
+        if action == "fall_back" and (hold or by_route or by_priority):
+            raise self.fail(
+                f"{w}action",
+                'hold minutes are given but action is "fall_back" (set action = "hold")',
+            )
+        return NoTeamFreePolicy(
+            action=action,
+            hold_minutes=hold,
+            hold_minutes_by_route=by_route,
+            hold_minutes_by_priority=by_priority,
+            queue=queue,
+            priority_order=tuple(order),
         )
 
     # -- [training.<key>]: what responders must have current to staff a shift ------------

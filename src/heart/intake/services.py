@@ -7,13 +7,15 @@ The one entry point for new calls; it sits above calls and teams and joins them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from heart.accounts.actors import Actor
+from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.services import audit
 from heart.calls.models import Call, CcdOutcome, TimelineEvent
 from heart.calls.services import (
@@ -30,10 +32,13 @@ from heart.domain.program import Program
 from heart.domain.triage import CallInput, decide
 from heart.errors import Conflict, Invalid
 from heart.events.bus import emit
+from heart.intake.models import HeldCall
 from heart.program_in_force import current_program
+from heart.teams.models import Assignment
 from heart.teams.selectors import recommendation_for
 
 K = TimelineEvent.Kind
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,18 @@ def recommend_or_fall_back(
     timeline: list[TimelineEvent] | None = None,
 ) -> Recommendation | None:
     """For a call routed to a field unit (a team, or a co-response clinician): record
-    the recommendation (units of that kind only: the dispatch guard's rule), or fall back.
+    the recommendation (units of that kind only: the dispatch guard's rule), hold it, or
+    fall back.
 
-    When no unit can go, the run card is walked again with that unit unavailable
-    (``decide(..., unavailable={unit: why})``), e.g. crt -> ccd -> standard; the new
-    route and the shortfall reason go on the timeline. Caller holds the transaction.
-    With ``timeline`` the events are appended to that list (the caller bulk-inserts).
+    When no unit can go, the program's ``[no_team_free]`` policy (the one the planning
+    simulator reads) decides: ``fall_back`` walks the run card again with that unit
+    unavailable (``decide(..., unavailable={unit: why})``), e.g. crt -> ccd -> standard,
+    the new route and the shortfall reason going on the timeline; ``hold`` keeps the
+    call on its route, unassigned, marked waiting until a deadline (a :class:`HeldCall`)
+    when units are on shift but busy: :func:`check_held_calls` recommends the first unit
+    that comes free, or falls back when the deadline passes. With no unit on shift a
+    call never waits. Caller holds the transaction. With ``timeline`` the events are
+    appended to that list (the caller bulk-inserts).
     """
 
     def note(**kw) -> None:
@@ -81,39 +92,195 @@ def recommend_or_fall_back(
             max_age=getattr(settings, "HEART_INTAKE_SNAPSHOT_MAX_AGE", 0.25),
         )
         if rec is not None and rec.best is not None:
-            note(
-                call=call,
-                kind=K.RECOMMENDED,
-                actor=actor,
-                text=rec.best.reason,
-                data={
-                    "picks": [
-                        {"team_id": p.team_id, "eta_minutes": p.eta_rounded} for p in rec.picks
-                    ],
-                    "stale_position": rec.best.stale_position,
-                },
-                at=now,
-            )
+            _note_recommended(call=call, rec=rec, actor=actor, now=now, note=note)
+            HeldCall.objects.filter(call=call).delete()  # a CAD update found a team
             return rec
         why = rec.why_none() if rec else "no team"
+        if _hold(call=call, program=program, unit=unit, rec=rec, why=why, now=now, note=note):
+            return rec
         unavailable[unit] = why
-        before = call.route
-        decision = decide(program, call_input_from(call), unavailable=unavailable)
-        set_route(call=call, decision=decision)
+        _fall_back(call=call, program=program, unit=unit, rec=rec, why=why, unavailable=unavailable,
+                   actor=actor, now=now, note=note)  # fmt: skip
+    return rec
+
+
+def _note_recommended(*, call: Call, rec: Recommendation, actor: Actor, now, note, pick=None):
+    pick = pick or rec.best
+    note(
+        call=call,
+        kind=K.RECOMMENDED,
+        actor=actor,
+        text=pick.reason,
+        data={
+            "picks": [{"team_id": p.team_id, "eta_minutes": p.eta_rounded} for p in rec.picks],
+            "stale_position": pick.stale_position,
+        },
+        at=now,
+    )
+
+
+def _hold(*, call: Call, program: Program, unit: str, rec, why: str, now, note) -> bool:
+    """Keep the call waiting for a team when the program says so and teams are busy."""
+    policy = program.no_team_free
+    minutes = policy.hold_for(route=call.route, priority=call.priority)
+    busy = rec is not None and any(s.code == "busy" for s in rec.shortfalls)
+    if minutes <= 0 or not busy:
+        return False
+    until = now + dt.timedelta(minutes=minutes)
+    held, created = HeldCall.objects.get_or_create(
+        call=call,
+        defaults={
+            "route": call.route,
+            "unit": unit,
+            "priority_rank": policy.queue_rank(call.priority),
+            "held_at": now,
+            "until": until,
+        },
+    )
+    if created:  # a repeated CAD delivery keeps the first deadline
+        local = held.until.astimezone(program.zone)
         note(
             call=call,
-            kind=K.FELL_BACK,
-            actor=actor,
-            text=f"No {program.units[unit].label} could go: {why}. Route {before} -> {call.route}.",
-            data={
-                "from": before,
-                "to": call.route,
-                "unit": unit,
-                "shortfalls": [s.as_dict() for s in (rec.shortfalls if rec else ())],
-            },
+            kind=K.WAITING,
+            actor=SYSTEM,
+            text=(
+                f"No {program.units[unit].label} free: {why}. Waiting for a team until "
+                f"{local:%H:%M} (the program holds such calls up to {minutes:g} min), then "
+                "falling back along the run card."
+            ),
+            data={"unit": unit, "until": held.until.isoformat(), "hold_minutes": minutes},
             at=now,
         )
-    return rec
+    return True
+
+
+def _fall_back(*, call, program, unit, rec, why, unavailable, actor, now, note) -> None:
+    before = call.route
+    decision = decide(program, call_input_from(call), unavailable=unavailable)
+    set_route(call=call, decision=decision)
+    note(
+        call=call,
+        kind=K.FELL_BACK,
+        actor=actor,
+        text=f"No {program.units[unit].label} could go: {why}. Route {before} -> {call.route}.",
+        data={
+            "from": before,
+            "to": call.route,
+            "unit": unit,
+            "shortfalls": [s.as_dict() for s in (rec.shortfalls if rec else ())],
+        },
+        at=now,
+    )
+
+
+@dataclass(frozen=True)
+class HoldCheck:
+    recommended: int = 0
+    fell_back: int = 0
+    released: int = 0  # assigned, closed or re-routed meanwhile: nothing left to wait for
+    waiting: int = 0
+
+
+def check_held_calls(
+    *, now: dt.datetime | None = None, program: Program | None = None, actor: Actor = SYSTEM
+) -> HoldCheck:
+    """The scheduled check of waiting calls, in queue order (priority, then arrival).
+
+    A waiting call gets the first free team not already given to a call before it in
+    this round (timeline "recommended"; the dispatcher assigns); a call whose deadline
+    has passed with no team falls back along the run card; a call assigned, closed or
+    re-routed meanwhile stops waiting. Each call in its own transaction with its hold
+    row locked, so two checkers never handle the same call. A plain function: the
+    in-process checker (:func:`start_hold_checker`, run by ``heart serve``), the
+    management command ``heart manage check_held_calls`` or any job runner can call it.
+    """
+    program = program or current_program()
+    now = now or timezone.now()
+    counts = {"recommended": 0, "fell_back": 0, "released": 0, "waiting": 0}
+    given: set[str] = set()  # teams recommended earlier in this round
+    for pk in list(
+        HeldCall.objects.order_by("priority_rank", "held_at", "id").values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            held = (
+                HeldCall.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk)
+                .select_related("call")
+                .first()
+            )
+            if held is None:
+                continue
+            call = Call.objects.select_for_update().get(pk=held.call_id)
+            assigned = Assignment.objects.filter(call=call, active=True).exists()
+            if call.state != Call.State.OPEN or call.route != held.route or assigned:
+                held.delete()
+                counts["released"] += 1
+                continue
+            rec = recommendation_for(call=call, program=program, now=now, unit_key=held.unit)
+            pick = next((p for p in (rec.picks if rec else ()) if p.unit_id not in given), None)
+            if pick is not None:
+                given.add(pick.unit_id)
+                _note_recommended(
+                    call=call, rec=rec, actor=actor, now=now, note=append_timeline, pick=pick
+                )
+                held.delete()
+                counts["recommended"] += 1
+                _announce(call=call, actor=actor, now=now, pick=pick)
+                continue
+            if now < held.until:
+                counts["waiting"] += 1
+                continue
+            waited = (now - held.held_at).total_seconds() / 60
+            why = (rec.why_none() if rec else "no team") + f" (waited {waited:.0f} min)"
+            held.delete()
+            _fall_back(call=call, program=program, unit=held.unit, rec=rec, why=why,
+                       unavailable={held.unit: why}, actor=actor, now=now, note=append_timeline)  # fmt: skip
+            if program.field_unit_for_route(call.route) is not None:
+                recommend_or_fall_back(call=call, program=program, actor=actor, now=now)
+            counts["fell_back"] += 1
+            _announce(call=call, actor=actor, now=now, pick=None)
+    return HoldCheck(**counts)
+
+
+def _announce(*, call: Call, actor: Actor, now: dt.datetime, pick) -> None:
+    emit(
+        "call.updated",
+        {
+            "call_id": call.pk,
+            "route": call.route,
+            "priority": call.priority,
+            "nature": call.nature,
+            "lon": call.lon,
+            "lat": call.lat,
+            "received_at": call.received_at.isoformat(),
+            "recommended": pick.as_dict() if pick else None,
+        },
+        actor=actor,
+        call_id=call.pk,
+        at=now,
+    )
+
+
+def start_hold_checker(every_seconds: float) -> threading.Thread | None:
+    """A daemon thread running :func:`check_held_calls` (one per server process; the
+    row locks keep two processes from handling the same call)."""
+    if every_seconds <= 0:
+        return None
+
+    def loop() -> None:
+        stop = threading.Event()
+        while not stop.wait(every_seconds):
+            try:
+                if HeldCall.objects.exists():
+                    check_held_calls()
+            except Exception as exc:  # e.g. the database is restarting: next round
+                log.warning("hold checker: %s", type(exc).__name__)
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="heart-hold-checker", daemon=True)
+    thread.start()
+    return thread
 
 
 def receive_call(
@@ -181,12 +348,18 @@ def receive_call(
                 "lat": stored.lat,
                 "received_at": stored.received_at.isoformat(),
                 "recommended": rec.best.as_dict() if rec and rec.best else None,
+                "waiting_until": _waiting_until(stored),
             },
             actor=actor,
             call_id=stored.pk,
             at=now,
         )
     return IntakeResult(stored, created, rec)
+
+
+def _waiting_until(call: Call) -> str | None:
+    held = HeldCall.objects.filter(call=call).values_list("until", flat=True).first()
+    return held.isoformat() if held else None
 
 
 def _stored_route(cad_incident_id: str | None) -> str | None:

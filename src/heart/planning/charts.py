@@ -98,7 +98,8 @@ def area_map(
                 first = False
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower left", fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
     return _save(fig, path)

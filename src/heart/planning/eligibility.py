@@ -1,9 +1,9 @@
 """Eligibility analysis: replay history through a program's rules (the batch engine).
 
 Every call in the store goes through :func:`heart.domain.triage_batch.decide_frame`, the
-very engine of ``heart triage``. By default the rules are those in force on the date the
-program's latest period starts ("today's rules"), so a 2021 export can be asked what
-the 2023 program would have done with it.
+very engine of ``heart triage``, and like ``heart triage`` each call is judged by the
+rules in force on its own local date; ``rules_as_of`` replays history under the rules of
+one date instead (a 2021 export asked what the 2023 program would have done with it).
 
 * ``eligible``: the call type is one the program takes and no weapon or violence
   excludes it (the decision's reason codes say so).
@@ -32,6 +32,12 @@ def default_rules_date(program: Program) -> dt.date:
     return max(p.start for u in program.units.values() for p in u.periods)
 
 
+def rules_text(rules_as_of: dt.date | None) -> str:
+    if rules_as_of is None:
+        return "each call judged by the rules in force on its own local date (as heart triage)"
+    return f"every call judged by the rules in force on {rules_as_of.isoformat()} (--rules-as-of)"
+
+
 def area_key(
     calls: pl.DataFrame, *, by: str = "beat", resolution: int = H3_RESOLUTION
 ) -> pl.Series:
@@ -51,9 +57,9 @@ def area_key(
 def classify(
     program: Program, calls: pl.DataFrame, *, rules_as_of: dt.date | None = None
 ) -> pl.DataFrame:
-    """The calls with route, reasons, eligible, team and local weekday/hour columns."""
-    rules = rules_as_of or default_rules_date(program)
-    decided = decide_frame(program, calls, rules_as_of=rules)
+    """The calls with route, reasons, eligible, team and local weekday/hour columns
+    (rules of each call's own date, or of ``rules_as_of``)."""
+    decided = decide_frame(program, calls, rules_as_of=rules_as_of)
     local = pl.col("received_utc").dt.convert_time_zone(program.timezone)
     codes = pl.col("reasons").str.split(";")
     out = calls.with_columns(
@@ -75,7 +81,7 @@ def classify(
 class EligibilityResult:
     program: str
     rules_version: str
-    rules_as_of: dt.date
+    rules_as_of: dt.date | None  # None: each call's own date
     totals: dict
     by_call_type: pl.DataFrame
     by_hour_of_week: pl.DataFrame
@@ -86,7 +92,8 @@ class EligibilityResult:
         return {
             "program": self.program,
             "rules_version": self.rules_version,
-            "rules_as_of": self.rules_as_of.isoformat(),
+            "rules_as_of": self.rules_as_of.isoformat() if self.rules_as_of else None,
+            "rules": rules_text(self.rules_as_of),
             "totals": self.totals,
             "by_call_type": self.by_call_type.to_dicts(),
             "by_route": self.by_route.to_dicts(),
@@ -101,18 +108,29 @@ def analyse(
     *,
     rules_as_of: dt.date | None = None,
     area_by: str = "beat",
+    rows_read: int | None = None,
 ) -> EligibilityResult:
-    rules = rules_as_of or default_rules_date(program)
-    df = classify(program, calls, rules_as_of=rules).with_columns(area_key(calls, by=area_by))
+    """``rows_read``: every row of the export (rejects included), the denominator of
+    "all calls"; default: the stored calls."""
+    df = classify(program, calls, rules_as_of=rules_as_of).with_columns(area_key(calls, by=area_by))
     n = df.height
+    all_calls = rows_read if rows_read is not None else n
     eligible = int(df["eligible"].sum())
     team = int((df["eligible"] & df["team"]).sum())
+    unknown = int(df["reasons"].str.contains("nature_unknown", literal=True).sum())
+    # judged by their own date, calls before the program began (or after it ended) get
+    # `program_not_operating` and cannot be eligible: say so, --rules-as-of replays them
+    not_operating = int(df["reasons"].str.contains("program_not_operating", literal=True).sum())
     totals = {
+        "rows_read": all_calls,
         "calls": n,
         "eligible": eligible,
-        "eligible_share": eligible / n if n else None,
+        "eligible_share_of_all_calls": eligible / all_calls if all_calls else None,
+        "nature_unknown": unknown,
         "team": team,
+        "team_share_of_all_calls": team / all_calls if all_calls else None,
         "team_share_of_eligible": team / eligible if eligible else None,
+        "program_not_operating": not_operating,
     }
     agg = [
         pl.len().alias("calls"),
@@ -142,7 +160,7 @@ def analyse(
     )
     by_route = df.group_by("route").len().sort("len", descending=True).rename({"len": "calls"})
     return EligibilityResult(
-        program.name, program.rules_version, rules, totals, by_type, by_how, by_area, by_route
+        program.name, program.rules_version, rules_as_of, totals, by_type, by_how, by_area, by_route
     )
 
 

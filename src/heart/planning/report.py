@@ -1,7 +1,10 @@
-"""The planning report: Lane County validation plus whatever planning outputs exist.
+"""The planning report: the held-out validation, planning outputs, and (labelled as
+such) the in-sample comparison.
 
 Writes ``OUT/report.md`` (Markdown with the charts beside it) and ``OUT/report.json``.
-The analyst page shows the same files.
+The analyst page shows the same files. Which figures are in sample is said in words:
+the held-out table comes from ``heart plan validate`` (inputs fitted before a date,
+compared after it); the in-sample table fits and compares on the same records.
 """
 
 from __future__ import annotations
@@ -12,24 +15,43 @@ from pathlib import Path
 
 import polars as pl
 
-from heart.planning.validation import validate
+from heart.batch.io import InputError
+from heart.planning import jsonsafe
+from heart.planning.validation import validate, validation_markdown
 
 
 def write_report(
-    lane: pl.DataFrame,
+    lane: pl.DataFrame | None,
     *,
     out_dir: Path,
+    validation_dir: Path | None = None,
     plan_dir: Path | None = None,
     team_counts: tuple[int, ...] = (1, 2, 3),
     replications: int = 5,
     seed: int = 1,
 ) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    validation = validate(
-        lane, team_counts=team_counts, replications=replications, seed=seed, out_dir=out_dir
-    )
-    doc: dict = {"validation": validation}
+    doc: dict = {}
     lines = ["# Planning report", ""]
+    held_out = None
+    if validation_dir is not None:
+        path = Path(validation_dir) / "validation_report.json"
+        if not path.exists():
+            raise InputError(
+                f"{validation_dir}: no validation_report.json (run `heart plan validate` first)"
+            )
+        held_out = json.loads(path.read_text())
+        doc["held_out_validation"] = held_out
+        for png in sorted(Path(validation_dir).glob("qq_*.png")):
+            if png.resolve() != (out_dir / png.name).resolve():
+                shutil.copy(png, out_dir / png.name)
+    validation = None
+    if lane is not None:
+        validation = validate(
+            lane, team_counts=team_counts, replications=replications, seed=seed, out_dir=out_dir
+        )
+        doc["in_sample_validation"] = validation
+    lines += _which_figures(held_out is not None, validation is not None)
     if plan_dir is not None and plan_dir.is_dir():
         for name in ("eligibility.json", "area.json", "simulate.json"):
             path = plan_dir / name
@@ -38,28 +60,62 @@ def write_report(
         for png in sorted(plan_dir.glob("*.png")):
             shutil.copy(png, out_dir / png.name)
         lines += _plan_sections(doc, sorted(p.name for p in plan_dir.glob("*.png")))
-    lines += _validation_section(validation)
-    (out_dir / "report.json").write_text(json.dumps(doc, indent=1, default=str))
+    if held_out is not None:
+        lines += validation_markdown(held_out) + [""]
+    if validation is not None:
+        lines += _validation_section(validation)
+    jsonsafe.write(out_dir / "report.json", doc)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+def _which_figures(held_out: bool, in_sample: bool) -> list[str]:
+    lines = ["**Which figures can be trusted how far.**", ""]
+    if held_out:
+        lines.append(
+            "* *Held out*: the validation table below fits every input (on-scene times, the "
+            "delay before dispatch, travel, arrivals, the team count) on calls before a date "
+            "and compares with calls after it, which the fit never saw."
+        )
+    else:
+        lines.append(
+            "* No held-out validation was given (`heart plan validate`): nothing below has "
+            "been checked against calls the model was not fitted on."
+        )
+    if in_sample:
+        lines.append(
+            "* *In sample*: the Lane County comparison at the end fits and compares on the "
+            "same records. A close fit there shows the fitting works, not that the model "
+            "predicts."
+        )
+    lines.append(
+        "* The staffing figures are model outputs under the stated policy, travel and "
+        "on-scene times; their confidence intervals cover simulation noise only."
+    )
+    return lines + [""]
+
+
 def _plan_sections(doc: dict, pngs: list[str]) -> list[str]:
     lines: list[str] = []
     if "eligibility" in doc:
+        e = doc["eligibility"]
+        c = e.get("counts") or {}
         lines += [
             "## Eligibility",
             "",
-            "| program | rules as of | calls | eligible | team sent | share |",
-            "|---|---|---:|---:|---:|---:|",
+            f"Rows read {c.get('rows_read', '-'):,}; rejected {c.get('rejected', 0):,}; kept "
+            f"{c.get('kept', '-'):,}. Rules: {e.get('rules', '-')}.",
+            "",
+            "| program | calls read | eligible | of all calls | team sent | of all calls | of eligible |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for p in doc["eligibility"]["programs"]:
+        for p in e["programs"]:
             t = p["totals"]
-            share = t["team_share_of_eligible"]
             lines.append(
-                f"| {p['program']} | {p['rules_as_of']} | {t['calls']:,} | {t['eligible']:,} | "
-                f"{t['team']:,} | {'-' if share is None else f'{share:.1%}'} |"
+                f"| {p['program']} | {t.get('rows_read', t['calls']):,} | {t['eligible']:,} | "
+                f"{_pct(t.get('eligible_share_of_all_calls'))} | {t['team']:,} | "
+                f"{_pct(t.get('team_share_of_all_calls'))} | {_pct(t['team_share_of_eligible'])} |"
             )
         lines += [""] + [f"![{n}]({n})" for n in pngs if n.startswith("eligibility")] + [""]
     if "area" in doc:
@@ -68,10 +124,13 @@ def _plan_sections(doc: dict, pngs: list[str]) -> list[str]:
             [
                 "## Service area",
                 "",
+                f"Objective: {(a.get('objective') or {}).get('statement', 'volume')}. "
                 f"Proposal: {a['proposal']['count']} zones, {a['proposal']['area_km2']} km², "
-                f"{a['proposal']['covered_share']:.1%} of eligible calls. Current area "
+                f"{_pct(a['proposal']['covered_share'])} of eligible calls. Current area "
                 f"({a['current_area']['key']}): {a['current_area']['count']} zones, "
-                f"{a['current_area']['covered_share']:.1%}.",
+                f"{_pct(a['current_area']['covered_share'])}.",
+                "",
+                *[f"**Warning:** {w}" for w in a.get("warnings", [])],
                 "",
             ]
             + [f"![{n}]({n})" for n in pngs if n.startswith("area")]
@@ -83,26 +142,42 @@ def _plan_sections(doc: dict, pngs: list[str]) -> list[str]:
         lines += [
             "## Staffing",
             "",
-            "| teams | hours | share reached | response p50 | response p90 | utilisation | missed busy |",
-            "|---:|---|---|---|---|---|---|",
+            f"Policy: {(s.get('no_team_free') or {}).get('text', '-')}. Calls outside the area: "
+            f"{s.get('calls_outside_area', '-')}; without a location: "
+            f"{s.get('calls_without_location', '-')}.",
+            "",
+            "| teams | hours | reached, of eligible | of all calls | response mean | p50 | p90 | "
+            "utilisation | fell back |",
+            "|---:|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
+            resp = r["response_minutes"]
             lines.append(
                 f"| {r['teams']} | {r['hours']} | {_ci(r['share_reached'], '.1%')} | "
-                f"{_ci(r['response_minutes']['p50'], '.1f')} | {_ci(r['response_minutes']['p90'], '.1f')} | "
+                f"{_ci(r.get('share_reached_of_all_calls'), '.1%')} | "
+                f"{_ci(resp.get('mean'), '.1f')} | {_ci(resp['p50'], '.1f')} | "
+                f"{_ci(resp['p90'], '.1f')} | "
                 f"{_ci(r['utilisation'], '.0%')} | {_ci(r['missed_busy'], '.0f')} |"
             )
         lines += [""] + [f"![{n}]({n})" for n in pngs if n.startswith("simulate")] + [""]
     return lines
 
 
-def _ci(d: dict, fmt: str) -> str:
+def _ci(d: dict | None, fmt: str) -> str:
+    if not d or d.get("mean") is None:
+        return "-"
     return f"{d['mean']:{fmt}} [{d['low']:{fmt}}–{d['high']:{fmt}}]"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
 
 
 def _validation_section(v: dict) -> list[str]:
     lines = [
-        "## Validation: Lane County MCS",
+        "## In-sample comparison: Lane County MCS (fitted and compared on the same records)",
+        "",
+        "**In sample:** every input below is fitted on the very calls it is compared with.",
         "",
         f"{v['calls']:,} dispatches over {v['days']} days replayed; teams {v['hours']}, "
         f"posted in central Eugene; {v['replications']} replications, seed {v['seed']}. "
@@ -131,7 +206,7 @@ def _validation_section(v: dict) -> list[str]:
         f"is {overall['teams']} team(s), {overall['model']}:",
         "",
         *[
-            f"![{name} {overall['teams']} teams](qq_{name}_{overall['teams']}teams{suffix}.png)"
+            f"![{name} {overall['teams']} teams](insample_qq_{name}_{overall['teams']}teams{suffix}.png)"
             for name in ("request_to_dispatch", "dispatch_to_arrival", "on_scene")
         ],
         "",

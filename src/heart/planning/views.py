@@ -35,7 +35,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context: dict = {"folder": str(folder), "report": None, "problem": None}
     if not path.exists():
         context["problem"] = (
-            f"No planning report in {folder}. Run `heart plan report --lane STORE "
+            f"No planning report in {folder}. Run `heart plan report --validation DIR "
             f"--plan-dir DIR --out {folder}`."
         )
         return render(request, "planning/index.html", context, status=200)
@@ -45,11 +45,14 @@ def index(request: HttpRequest) -> HttpResponse:
         context["problem"] = f"{path}: cannot be read ({exc})"
         return render(request, "planning/index.html", context, status=200)
     charts = sorted(p.name for p in folder.glob("*.png"))
-    validation = report.get("validation") or {}
+    # in sample: fitted and compared on the same records (older reports call it "validation")
+    validation = report.get("in_sample_validation") or report.get("validation") or {}
     best = validation.get("best_teams_by_request_to_dispatch")
     overall = validation.get("best_overall") or {"teams": best, "model": "queueing only"}
     delay = "_delay" if overall["model"] != "queueing only" else ""
     best_suffix = f"_{overall['teams']}teams{delay}.png"
+    held_out = report.get("held_out_validation") or {}
+    chosen = (held_out.get("summary") or {}).get("teams")
     simulate = report.get("simulate") or {}
     context.update(
         report=report,
@@ -57,10 +60,17 @@ def index(request: HttpRequest) -> HttpResponse:
         area=report.get("area"),
         staffing=simulate.get("sweep") or ([simulate] if "share_reached" in simulate else []),
         validation=validation,
+        held_out=held_out,
+        held_out_rows=[r for r in held_out.get("by_teams", [])],
+        held_out_charts=[
+            c for c in charts if c.startswith("qq_") and c.endswith(f"_{chosen}teams.png")
+        ],
         eligibility_charts=[c for c in charts if c.startswith("eligibility")],
         area_charts=[c for c in charts if c.startswith("area")],
         staffing_charts=[c for c in charts if c.startswith("simulate")],
-        validation_charts=[c for c in charts if c.startswith("qq_") and c.endswith(best_suffix)],
+        validation_charts=[
+            c for c in charts if c.startswith("insample_qq_") and c.endswith(best_suffix)
+        ],
     )
     return render(request, "planning/index.html", context)
 

@@ -2,7 +2,8 @@
 
 ASGIStaticFilesHandler serves /static/ from the finders (app static dirs and
 node_modules/leaflet/dist), so no separate web server is needed for a small site. Each
-server process also retries event deliveries that failed or never ran (heart.events).
+server process also retries event deliveries that failed or never ran (heart.events)
+and checks calls waiting for a team (heart.intake.services.check_held_calls).
 """
 
 import os
@@ -18,6 +19,7 @@ def _start_background_work() -> None:
     from django.conf import settings
 
     from heart.events.bus import start_sweeper
+    from heart.intake.services import start_hold_checker
     from heart.jobs import start_in_process_scheduler
     from heart.live.broadcast import get_backend
 
@@ -26,6 +28,8 @@ def _start_background_work() -> None:
     # only once a screen connects
     get_backend().start_listening()
     start_in_process_scheduler()  # scheduled jobs on SQLite (PostgreSQL: `heart worker`)
+    # calls waiting for a team under a [no_team_free] hold: deadlines checked this often
+    start_hold_checker(getattr(settings, "HEART_HOLD_CHECK_SECONDS", 15.0))
 
 
 _start_background_work()
