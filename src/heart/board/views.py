@@ -298,7 +298,22 @@ def _invalid(field: str | None, form) -> ServiceError:
 @login_required
 def ccd(request):
     _need(request, "ccd_queue")
-    return render(request, "board/ccd.html", {"queue": list(ccd_queue()), "now": timezone.now()})
+    return render(request, "board/ccd.html", _ccd_context())
+
+
+CCD_PAGE = 200
+
+
+def _ccd_context(**extra) -> dict:
+    """The oldest waiting calls (a page) and how many more wait behind them."""
+    page = ccd_queue(limit=CCD_PAGE)
+    return {
+        "queue": page.items,
+        "waiting": page.total,
+        "more": page.total - len(page.items),
+        "now": timezone.now(),
+        **extra,
+    }
 
 
 @login_required
@@ -328,7 +343,7 @@ def ccd_outcome(request, call_id: int):
     return render(
         request,
         "board/ccd.html",
-        {"queue": list(ccd_queue()), "now": timezone.now(), "error": error},
+        _ccd_context(error=error),
         status=status,
     )
 

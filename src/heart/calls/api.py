@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from heart.accounts.auth import require
-from heart.apikit import ErrorOut
+from heart.apikit import DEFAULT_PAGE, MAX_PAGE, ErrorOut, PageOut
 from heart.calls import selectors
 
 router = Router()
@@ -28,12 +28,23 @@ class FollowUpOut(Schema):
     referred_to: str
 
 
-@router.get("/follow-ups", response={200: list[FollowUpOut], 403: ErrorOut}, tags=["follow-up"])
-def follow_ups(request):
-    """People who consented to follow-up, with their contact details (care navigators)."""
+class FollowUpPageOut(PageOut):
+    items: list[FollowUpOut]
+
+
+@router.get(
+    "/follow-ups", response={200: FollowUpPageOut, 403: ErrorOut, 422: ErrorOut}, tags=["follow-up"]
+)
+def follow_ups(
+    request,
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})"),
+):
+    """People who consented to follow-up, with their contact details (care navigators);
+    newest first, a page with the total."""
     require(request, "follow_up")
-    return [
-        {
+    return selectors.follow_ups(cursor=cursor, limit=limit).out(
+        lambda d: {
             "call_id": d.call_id,
             "outcome": d.outcome,
             "recorded_at": d.recorded_at,
@@ -43,8 +54,7 @@ def follow_ups(request):
             "destination": d.destination,
             "referred_to": d.referred_to,
         }
-        for d in selectors.follow_ups()
-    ]
+    )
 
 
 @router.get("/reports/summary", response={200: dict, 403: ErrorOut}, tags=["reports"])

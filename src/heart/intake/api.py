@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from heart.accounts.auth import can, require
-from heart.apikit import ErrorOut, object_or_404
+from heart.apikit import DEFAULT_PAGE, MAX_PAGE, ErrorOut, PageOut, object_or_404
 from heart.calls import selectors
 from heart.calls.models import Call
 from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
@@ -50,12 +50,9 @@ INTAKE_RESPONSES = {
 }
 
 
-class CallIn(Schema):
-    """A call from a CAD (or any client) in plain JSON."""
+class CallFieldsIn(Schema):
+    """What a call says (plain JSON): the body of a correction (PUT /calls/{id})."""
 
-    cad_incident_id: str | None = Field(
-        None, max_length=200, description="Idempotency key: a repeat updates the same call"
-    )
     received_at: AwareDatetime
     nature: str = Field(min_length=1, max_length=120, description="CAD nature code, e.g. CRISIS")
     priority: str | None = Field(None, max_length=20)
@@ -67,7 +64,9 @@ class CallIn(Schema):
     weapon_flag: bool | None = None
     violence_flag: bool | None = None
     updated_at: AwareDatetime | None = Field(
-        None, description="CAD's last-update time: an older delivery is ignored"
+        None,
+        description="The source's version (last-update time): an older delivery is ignored; "
+        "once a call has a version, an update without one is refused (409)",
     )
 
     @field_validator("*", mode="after")
@@ -80,6 +79,36 @@ class CallIn(Schema):
         if (self.lon is None) != (self.lat is None):
             raise ValueError("lon and lat must be given together")
         return self
+
+
+class CallIn(CallFieldsIn):
+    """A call from a CAD (or any client) in plain JSON."""
+
+    cad_incident_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Idempotency key, scoped to the sender (API client or person): a repeat "
+        "by the same sender updates the same call; another sender's id is a new call",
+    )
+
+
+def _input(payload: CallFieldsIn, cad_incident_id: str | None = None) -> CallInput:
+    return CallInput(
+        received_at=payload.received_at,
+        nature=payload.nature,
+        id=cad_incident_id,
+        priority=payload.priority,
+        lon=payload.lon,
+        lat=payload.lat,
+        beat=payload.beat,
+        narrative=payload.narrative or None,
+        weapon_flag=payload.weapon_flag,
+        violence_flag=payload.violence_flag,
+    )
+
+
+def _source_label(actor) -> str:
+    return "api" if actor.api_client is None else f"api:{actor.api_client.name}"[:40]
 
 
 def _intake_out(res: IntakeResult) -> Status:
@@ -128,23 +157,50 @@ def post_eido(request, payload: EidoDocument):
 def post_call(request, payload: CallIn):
     actor = require(request, "intake_call")
     res = receive_call(
-        call=CallInput(
-            received_at=payload.received_at,
-            nature=payload.nature,
-            id=payload.cad_incident_id,
-            priority=payload.priority,
-            lon=payload.lon,
-            lat=payload.lat,
-            beat=payload.beat,
-            narrative=payload.narrative or None,
-            weapon_flag=payload.weapon_flag,
-            violence_flag=payload.violence_flag,
-        ),
+        call=_input(payload, payload.cad_incident_id),
         actor=actor,
         program=current_program(),
         cad_incident_id=payload.cad_incident_id,
-        source="api" if actor.api_client is None else f"api:{actor.api_client.name}"[:40],
+        source=_source_label(actor),
         address=payload.address,
+        source_updated_at=payload.updated_at,
+    )
+    return _intake_out(res)
+
+
+@router.put(
+    "/calls/{call_id}",
+    response={
+        200: IntakeOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+    tags=["intake"],
+    summary="Correct a stored call (its own source, or update_any_call)",
+)
+def put_call(request, call_id: int, payload: CallFieldsIn):
+    """Re-triage a stored call with corrected facts. The call's own source (the API
+    client or the person who delivered it) may; anyone else needs ``update_any_call``
+    (supervisors, admins). A call with a version needs ``updated_at`` no older than it."""
+    actor = require(request, "intake_call")
+    c = object_or_404(Call, call_id, what="call", path="call_id")
+    if c.source_key != actor.source_key and not can(actor, "update_any_call"):
+        raise Forbidden(
+            f"{actor.label} may not change call {call_id}: another source delivered it "
+            "(needs update_any_call)"
+        )
+    res = receive_call(
+        call=_input(payload, c.cad_incident_id),
+        actor=actor,
+        program=current_program(),
+        call_id=c.pk,
+        source=actor.label[:40],
+        address=payload.address,
+        incident_type_text=c.incident_type_text,
         source_updated_at=payload.updated_at,
     )
     return _intake_out(res)
@@ -153,11 +209,22 @@ def post_call(request, payload: CallIn):
 # ------------------------------------------------------------------ reading calls
 
 
-@router.get("/calls", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["calls"])
-def list_calls(request, route: str | None = None):
-    """Open calls, newest first (the board)."""
+class CallPageOut(PageOut):
+    items: list[CallSummaryOut]
+
+
+PAGE_LIMIT = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})")
+CURSOR = Query(None, description="next_cursor of the previous page")
+
+
+@router.get("/calls", response={200: CallPageOut, 403: ErrorOut, 422: ErrorOut}, tags=["calls"])
+def list_calls(
+    request, route: str | None = None, cursor: str | None = CURSOR, limit: int = PAGE_LIMIT
+):
+    """Open calls, newest first: a page (at most 500) with the total and the cursor of
+    the next page (keyset on received_at, id)."""
     require(request, "view_calls")
-    return list(selectors.open_calls(route=route))
+    return selectors.open_calls_page(route=route, cursor=cursor, limit=limit).out()
 
 
 @router.get(
@@ -192,11 +259,14 @@ class CcdOutcomeOut(Schema):
     state: str
 
 
-@router.get("/ccd/queue", response={200: list[CallSummaryOut], 403: ErrorOut}, tags=["crisis line"])
-def ccd_queue(request):
-    """Calls routed to crisis call diversion, waiting for a clinician, oldest first."""
+@router.get(
+    "/ccd/queue", response={200: CallPageOut, 403: ErrorOut, 422: ErrorOut}, tags=["crisis line"]
+)
+def ccd_queue(request, cursor: str | None = CURSOR, limit: int = PAGE_LIMIT):
+    """Calls routed to crisis call diversion, waiting for a clinician, oldest first
+    (a page with the total waiting)."""
     require(request, "ccd_queue")
-    return list(selectors.ccd_queue())
+    return selectors.ccd_queue(cursor=cursor, limit=limit).out()
 
 
 @router.post(
