@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -47,7 +48,7 @@ def transient(exc: BaseException) -> str | None:
         return "connection" if state.startswith("57") else "contention"
     if state is not None:
         return "connection" if state.startswith("08") else None
-    if connection.vendor == "sqlite":
+    if isinstance(cause, sqlite3.Error):
         text = str(exc).lower()
         return "contention" if "locked" in text or "busy" in text else None
     return "connection"  # psycopg: no SQLSTATE = the connection failed or could not open

@@ -107,6 +107,12 @@ def _data(request, exc):  # a value the database cannot store (should be caught 
     return _error(request, 422, "a value cannot be stored (out of range or invalid characters)")
 
 
+RETRY_AFTER_SECONDS = 1
+
+
 @api.exception_handler(DatabaseError)
 def _db(request, exc):  # e.g. a lock timeout: tell the client to retry, never a 500 page
-    return _error(request, 503, "the database is busy; retry")
+    # (intake has already retried in the server: heart.calls.contention)
+    response = _error(request, 503, f"the database is busy; retry in {RETRY_AFTER_SECONDS} s")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
