@@ -105,6 +105,16 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...], *, path: str = "cursor")
         raise Invalid(f"{path}: not a cursor of this list", path=path) from None
 
 
+def after_cursor(
+    qs: QuerySet, *, key: tuple[str, str], kinds: tuple[type, type], descending: bool, cursor: str
+) -> QuerySet:
+    """The rows of ``qs`` that come after ``cursor`` in the order of ``key``."""
+    first, tie = key
+    a, b = decode_cursor(cursor, kinds)
+    op = "lt" if descending else "gt"
+    return qs.filter(Q(**{f"{first}__{op}": a}) | Q(**{first: a, f"{tie}__{op}": b}))
+
+
 def keyset_page(
     qs: QuerySet,
     *,
@@ -125,9 +135,7 @@ def keyset_page(
     total = qs.count() if count else -1
     ordered = qs.order_by(*(f"-{k}" for k in key) if descending else key)
     if cursor:
-        a, b = decode_cursor(cursor, kinds)
-        op = "lt" if descending else "gt"
-        ordered = ordered.filter(Q(**{f"{first}__{op}": a}) | Q(**{first: a, f"{tie}__{op}": b}))
+        ordered = after_cursor(ordered, key=key, kinds=kinds, descending=descending, cursor=cursor)
     rows = list(ordered[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
