@@ -43,6 +43,8 @@ CALL = {"received_at": NOW, "nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[
 MATRIX = [
     ("intake eido", "post", "/api/calls/eido", "EIDO", INTAKE),
     ("intake json", "post", "/api/calls", CALL, INTAKE),
+    # another source's call: only update_any_call (the owner's own case: test_call_sources)
+    ("correct call", "put", "/api/calls/{c4}", CALL, {SUPERVISOR, ADMIN}),
     ("list calls", "get", "/api/calls", None, VIEW),
     ("call detail", "get", "/api/calls/{c1}", None, VIEW | {RESPONDER}),
     ("recommendation", "get", "/api/calls/{c4}/recommendation", None, DISPATCH),
@@ -147,7 +149,7 @@ def _request(client, method, url, body, ids):
         body = eido()
     if method == "get":
         return client.get(url)
-    return client.post(
+    return getattr(client, method)(
         url, data=json.dumps(_fill(body, ids) or {}), content_type="application/json"
     )
 
