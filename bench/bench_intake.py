@@ -483,7 +483,8 @@ def start_boards(port: int, sessions: list[str]) -> subprocess.Popen:
 
 def stop_boards(proc: subprocess.Popen) -> list[dict]:
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    out = proc.stdout.read()
+    proc.wait(60)
     return json.loads(out.strip().splitlines()[-1])
 
 

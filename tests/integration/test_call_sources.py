@@ -117,6 +117,18 @@ def test_versionless_update_of_a_versioned_call_is_refused(clients):
     assert newer.status_code == 200 and "knife" in Call.objects.get(pk=v1.json()["id"]).narrative
 
 
+def test_the_intake_answer_matches_its_documented_schema(clients, staffed_team):
+    from heart.intake.api import IntakeOut
+
+    a, _ = clients
+    staffed_team("T1")
+    for r in (post(a, "/api/calls", body("S-1")), post(a, "/api/calls", body("S-1"))):
+        assert r["Content-Type"] == "application/json"
+        out = IntakeOut.model_validate(r.json())
+        assert out.model_dump(mode="json") == r.json()
+    assert r.json()["created"] is False
+
+
 def test_a_versionless_call_accepts_updates_with_or_without_a_version(clients):
     a, _ = clients
     first = post(a, "/api/calls", body("NV-1"))

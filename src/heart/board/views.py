@@ -226,6 +226,9 @@ async def stream(request):
                     replayed.append((seq, frame(name, out, seq)))
     replayed_seqs = {seq for seq, _ in replayed}
     coalesce = _coalesce_seconds()
+    # an open stream needs no database: give the connection back now (with a pool, a
+    # stream holding one for its lifetime would starve every other request)
+    await sync_to_async(close_old_connections_now)()
 
     async def events():
         try:
@@ -256,6 +259,13 @@ async def stream(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def close_old_connections_now() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
 
 
 def _coalesce_seconds() -> float:

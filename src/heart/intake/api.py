@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
-from ninja import Query, Router, Schema, Status
+import json
+
+from django.http import HttpResponse
+from ninja import Query, Router, Schema
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from heart.accounts.auth import can, require
@@ -111,7 +114,11 @@ def _source_label(actor) -> str:
     return "api" if actor.api_client is None else f"api:{actor.api_client.name}"[:40]
 
 
-def _intake_out(res: IntakeResult) -> Status:
+def _intake_out(res: IntakeResult) -> HttpResponse:
+    """The IntakeOut body, serialised directly: every field is built here from stored
+    values of known types, so the response model's validation (a quarter of a
+    millisecond per call at hundreds of calls a second) would check nothing new. The
+    schema still documents it in OpenAPI; tests compare the two."""
     c = res.call
     best = res.recommendation.best if res.recommendation else None
     body = {
@@ -123,7 +130,11 @@ def _intake_out(res: IntakeResult) -> Status:
         "rules_version": c.rules_version,
         "recommended": best.as_dict() if best else None,
     }
-    return Status(201 if res.created else 200, body)
+    return HttpResponse(
+        json.dumps(body, separators=(",", ":")),
+        status=201 if res.created else 200,
+        content_type="application/json",
+    )
 
 
 @router.post(

@@ -21,6 +21,7 @@ from heart.calls.services import (
     append_timeline,
     call_input_from,
     close_call,
+    insert_timeline,
     record_call,
     set_route,
     timeline_fields,
@@ -207,7 +208,7 @@ def _receive_once(
             rec = recommend_or_fall_back(
                 call=stored, program=program, actor=actor, now=now, timeline=timeline
             )
-        TimelineEvent.objects.bulk_create(timeline)
+        insert_timeline(timeline)
         emit(
             "call.received" if created else "call.updated",
             {

@@ -36,7 +36,7 @@ ORIGIN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 _SEND_SQL = (
     "WITH e AS (INSERT INTO live_liveevent (at, name, payload) "
     "VALUES (now(), %s, %s::jsonb) RETURNING id) "
-    "SELECT e.id, pg_notify(%s, %s || e.id || %s) FROM e"
+    "SELECT e.id, pg_notify(%s::text, %s::text || e.id || %s::text) FROM e"
 )
 
 
@@ -76,13 +76,11 @@ class PostgresBackend(Backend):
         self.ready = threading.Event()  # set once LISTEN is active (tests, bench)
 
     def send(self, name: str, payload: dict) -> int | None:
-        from django.db import connection
+        from heart.db import execute
 
         body = payload_json(name, payload)
         head = json.dumps({"o": ORIGIN, "n": name}, separators=(",", ":"))[:-1] + ',"i":'
-        with connection.cursor() as cur:
-            cur.execute(_SEND_SQL, [name, body, CHANNEL, head, f',"p":{body}}}'])
-            return cur.fetchone()[0]
+        return execute(_SEND_SQL, [name, body, CHANNEL, head, f',"p":{body}}}'])[0]
 
     def start_listening(self) -> None:
         with self._lock:
