@@ -86,7 +86,11 @@ class SyncRequests:
         def start_response(status, response_headers, exc_info=None):
             started[:] = [
                 int(status.split(" ", 1)[0]),
-                [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers],
+                # Django's WSGI handler writes Set-Cookie values with a leading space
+                [
+                    (k.lower().encode("latin-1"), v.strip().encode("latin-1"))
+                    for k, v in response_headers
+                ],
             ]
 
         result = self.wsgi_app(environ(scope, io.BytesIO(body), len(body)), start_response)
