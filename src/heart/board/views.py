@@ -231,6 +231,8 @@ async def stream(request):
     await sync_to_async(close_old_connections_now)()
 
     async def events():
+        loop = asyncio.get_running_loop()
+        last_write = 0.0
         try:
             head = "retry: 2000\n: connected\n\n"
             if reset:
@@ -243,14 +245,18 @@ async def stream(request):
                     except TimeoutError:
                         yield ": ping\n\n"
                         continue
-                if coalesce:  # let a burst gather: one write for many events
-                    await asyncio.sleep(coalesce)
+                # the first event after a quiet spell goes out at once; while events keep
+                # coming, a burst gathers for up to `coalesce` s and is written at once
+                wait = last_write + coalesce - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 items = client.take()
                 if client.overflowed:
                     break
                 if replayed_seqs:
                     items = [i for i in items if i[0] is None or i[0] not in replayed_seqs]
                 if items:
+                    last_write = loop.time()
                     yield "".join(text for _, text in items)
         finally:
             hub.disconnect(client)
