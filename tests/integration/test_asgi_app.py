@@ -7,8 +7,11 @@ import asyncio
 import json
 
 import pytest
+from django.test import override_settings
 
-from heart.web.asgi import environ
+# importing the application starts each server process's event sweeper: not here
+with override_settings(HEART_EVENT_SWEEP_SECONDS=0):
+    from heart.web.asgi import application, environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +48,6 @@ async def call(app, method, path, body=b"", headers=(), query=b""):
 
 def test_pages_and_api_go_through_wsgi_and_headers_are_clean(settings):
     from heart.accounts.services import clear_token_cache, create_api_client
-    from heart.web.asgi import application
 
     clear_token_cache()
     _, token = create_api_client(name="asgi-cad")

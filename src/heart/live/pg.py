@@ -17,6 +17,7 @@ are limited to 8000 bytes, ours are a few hundred (ids, statuses, coordinates).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -103,13 +104,14 @@ class PostgresBackend(Backend):
 
         delay = 0.5
         reconnecting = False
+        lost_at = None
         next_purge = time.monotonic()
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**kwargs, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if reconnecting:
-                        self._catch_up(conn)
+                        self._catch_up(conn, lost_at)
                     self.ready.set()
                     delay = 0.5
                     while not self._stop.is_set():
@@ -122,24 +124,32 @@ class PostgresBackend(Backend):
                             self._purge(conn)
             except Exception as exc:  # the database restarted, the network blipped …
                 self.ready.clear()
+                if not reconnecting:
+                    lost_at = dt.datetime.now(dt.UTC)
                 reconnecting = True
                 log.warning("event listener lost its connection (%s); retrying", type(exc).__name__)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
 
     @staticmethod
-    def _catch_up(conn) -> None:
+    def _catch_up(conn, lost_at: dt.datetime | None) -> None:
         """After a reconnect: deliver what was logged while the listener was away
         (in batches; numbers this process already delivered are skipped)."""
         from heart.live.store import REPLAY_MAX, REPLAY_SLACK
 
         since = last_seq()
-        rows = conn.execute(
-            "SELECT id, name, payload FROM live_liveevent WHERE id > %s OR (id < %s AND at >= "
-            "(SELECT at FROM live_liveevent WHERE id <= %s ORDER BY id DESC LIMIT 1) - %s) "
-            "ORDER BY id LIMIT %s",
-            [since, since, since, REPLAY_SLACK, REPLAY_MAX],
-        ).fetchall()
+        if since:
+            rows = conn.execute(
+                "SELECT id, name, payload FROM live_liveevent WHERE id > %s OR (id < %s AND "
+                "at >= (SELECT at FROM live_liveevent WHERE id <= %s ORDER BY id DESC LIMIT 1)"
+                " - %s) ORDER BY id LIMIT %s",
+                [since, since, since, REPLAY_SLACK, REPLAY_MAX],
+            ).fetchall()
+        else:  # nothing delivered here yet: what was logged since the connection was lost
+            rows = conn.execute(
+                "SELECT id, name, payload FROM live_liveevent WHERE at >= %s ORDER BY id LIMIT %s",
+                [(lost_at or dt.datetime.now(dt.UTC)) - REPLAY_SLACK, REPLAY_MAX],
+            ).fetchall()
         caught = 0
         while rows:
             for seq, name, payload in rows:
