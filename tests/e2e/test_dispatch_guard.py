@@ -129,7 +129,7 @@ def test_board_keeps_a_team_on_a_retriaged_call_only_with_a_reason(browser, serv
     login(board, base, "dispatcher")
     board.goto(base + "/board/")
     board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
-    teams = _api(board, "GET", "/api/teams")["body"]
+    teams = _api(board, "GET", "/api/teams")["body"]["items"]
     heart2 = next(t["id"] for t in teams if t["name"] == "HEART 2")
     assert _api(board, "POST", f"/api/calls/{call_id}/assign", {"team_id": heart2})["status"] == 200
 

@@ -168,10 +168,12 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     """Per-process caches (shift roster, team snapshots) must not leak between tests."""
+    from heart.live.local import forget_delivered
     from heart.teams.selectors import invalidate_roster, invalidate_snapshots
 
     invalidate_roster()
     invalidate_snapshots()
+    forget_delivered()
     yield
     invalidate_roster()
     invalidate_snapshots()

@@ -38,6 +38,8 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     # calls: intake, reading, crisis line
     "POST /api/calls/eido": INTAKE,
     "POST /api/calls": INTAKE,
+    # correcting another source's call: update_any_call (a call's own source may too)
+    "PUT /api/calls/{call_id}": SUP,
     "GET /api/calls": VIEW,
     "GET /api/calls/{call_id}": VIEW | {RESPONDER},
     "GET /api/ccd/queue": CCD,

@@ -107,7 +107,7 @@ def test_full_flow_over_http(crew):
         "closed",
     ]
     assert detail["state"] == "closed"
-    assert dispatcher.get("/api/teams").json()[0]["status"] == "available"
+    assert dispatcher.get("/api/teams").json()["items"][0]["status"] == "available"
 
 
 def test_avl_batch_over_http(crew):
@@ -150,12 +150,12 @@ def test_ccd_queue_and_outcome_over_http(person):
         received_at=timezone.now(), nature="CRISIS", route="ccd", rules_version="v", program="p"
     )
     q = clin.get("/api/ccd/queue").json()
-    assert [x["id"] for x in q] == [c.pk]
+    assert [x["id"] for x in q["items"]] == [c.pk] and q["total"] == 1
     bad = post(clin, f"/api/calls/{c.pk}/ccd-outcome", {"outcome": "nap"})
     assert bad.status_code == 422 and "outcome" in bad.json()["detail"]
     ok = post(clin, f"/api/calls/{c.pk}/ccd-outcome", {"outcome": "resolved_by_phone"})
     assert ok.status_code == 200 and ok.json()["state"] == "closed"
-    assert clin.get("/api/ccd/queue").json() == []
+    assert clin.get("/api/ccd/queue").json()["items"] == []
     assert post(clin, f"/api/calls/{c.pk}/ccd-outcome", {"outcome": "hand_back"}).status_code == 409
 
 

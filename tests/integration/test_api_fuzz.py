@@ -218,6 +218,12 @@ WORKS: dict[str, tuple] = {
         "/api/calls",
         {"received_at": _NOW, "nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[1]},
     ),
+    "PUT /api/calls/{call_id}": (
+        "supervisor",  # holds update_any_call: corrects a call another source delivered
+        None,
+        "/api/calls/{call}",
+        {"received_at": _NOW, "nature": "WELFARE CHECK", "lon": DURHAM[0], "lat": DURHAM[1]},
+    ),
     "GET /api/calls": ("supervisor", None, "/api/calls", None),
     "GET /api/calls/{call_id}": ("supervisor", None, "/api/calls/{call}", None),
     "GET /api/ccd/queue": ("supervisor", None, "/api/ccd/queue", None),

@@ -210,7 +210,7 @@ def test_follow_up_contacts_are_audited_per_row(person, staffed_team):
     before = PersonAudit.objects.count()
     r = client.get("/api/follow-ups")
     assert r.status_code == 200
-    assert {row["contact_name"] for row in r.json()} == {"Maria Lopez", ""}
+    assert {row["contact_name"] for row in r.json()["items"]} == {"Maria Lopez", ""}
     rows = list(PersonAudit.objects.filter(what="api:follow-ups"))
     assert len(rows) == 2 and {r.actor_id for r in rows} == {nav.pk}
     assert sorted(d for r in rows for d in r.data["disposition_ids"]) == sorted(shown)

@@ -17,6 +17,7 @@ from heart.domain.triage import CallInput
 from heart.intake.services import receive_call
 from heart.live import broadcast as events
 from heart.live.hub import Hub
+from heart.live.local import deliver_local
 from tests.integration.conftest import DURHAM
 
 pytestmark = pytest.mark.django_db
@@ -109,9 +110,14 @@ def test_hub_fans_out_to_every_client_in_order():
 
     async def main():
         clients = [hub.connect(lambda n, p: p) for _ in range(50)]
-        for i in range(3):
-            events.publish("team.status", {"team_id": 1, "status": f"s{i}"})
-        got = [[await asyncio.wait_for(c.queue.get(), 1) for _ in range(3)] for c in clients]
+        for i in range(3):  # as a transport hands them over: with their sequence numbers
+            deliver_local("team.status", {"team_id": 1, "status": f"s{i}"}, 100 + i)
+        got = []
+        for c in clients:
+            frames = []
+            while len(frames) < 3:
+                frames += [text for _, text in await c.get(1)]
+            got.append(frames)
         for c in clients:
             hub.disconnect(c)
         return got
@@ -123,7 +129,7 @@ def test_hub_fans_out_to_every_client_in_order():
             hub._unsubscribe()
     assert len(got) == 50
     assert all('"status":"s0"' in g[0] and '"status":"s2"' in g[2] for g in got)
-    assert got[0][0].startswith("id: ") and "event: team.status" in got[0][0]
+    assert got[0][0].startswith("id: 100\n") and "event: team.status" in got[0][0]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -197,7 +203,7 @@ def test_thread_publish_reaches_async_client():
         c = hub.connect(lambda n, p: p)
         t = threading.Thread(target=events.publish, args=("call.closed", {"call_id": 5}))
         t.start()
-        item = await asyncio.wait_for(c.queue.get(), 2)
+        (_, item), *_ = await c.get(2)
         t.join()
         hub.disconnect(c)
         return item

@@ -295,7 +295,7 @@ def test_supervisor_lists_who_looked(person, world):
     c.get(f"/care/people/{ids['person']}", REMOTE_ADDR="10.9.9.9")
     s = Client()
     s.force_login(sup_user)
-    rows = s.get(f"/api/care/people/{ids['person']}/audit").json()
+    rows = s.get(f"/api/care/people/{ids['person']}/audit").json()["items"]
     assert any(
         r["who"] == f"user:{nav_user.username}"
         and r["what"] == "page:person"

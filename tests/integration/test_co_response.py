@@ -115,7 +115,7 @@ def test_pairing_through_the_api_and_the_board(co_response_unit, person):
     row = next(t for t in client.get("/board/state").json()["teams"] if t["id"] == team.pk)
     assert row["kind"] == "co_response" and row["paired_with"] == "D3-21 (police)"
     assert row["status"] == "dispatched"
-    teams = client.get("/api/teams").json()
+    teams = client.get("/api/teams").json()["items"]
     assert next(t for t in teams if t["id"] == team.pk)["paired_with"] == "D3-21 (police)"
     # bad input: nothing changed, the field named
     other = open_call("co_response")

@@ -51,6 +51,8 @@ ROWS = [
         "/api/calls",
         CALL,
     ),
+    # another source's call: only update_any_call (the owner's own case: test_call_sources)
+    ("correct call", "put", "/api/calls/{c4}", CALL),
     (
         "list calls",
         "get",
@@ -245,7 +247,7 @@ def _request(client, method, url, body, ids):
         body = eido()
     if method == "get":
         return client.get(url)
-    return client.post(
+    return getattr(client, method)(
         url, data=json.dumps(_fill(body, ids) or {}), content_type="application/json"
     )
 

@@ -19,6 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("heart.domain",)),
     ("errors", ("heart.errors",)),
+    ("database helpers", ("heart.db",)),
     ("batch", ("heart.batch",)),
     ("geocoding", ("heart.geocoding",)),
     ("realtime", ("heart.live",)),

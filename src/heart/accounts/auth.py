@@ -14,6 +14,7 @@ _SCOPE_FOR = {"intake_call": ApiClient.Scope.INTAKE, "post_avl": ApiClient.Scope
 
 _WHAT = {
     "intake_call": "enter calls",
+    "update_any_call": "change calls another source delivered",
     "view_calls": "see calls",
     "dispatch": "dispatch teams",
     "respond": "act for a team",

@@ -31,6 +31,7 @@ class Profile(models.Model):
         default_permissions = ()
         permissions = [
             ("intake_call", "Enter or deliver calls"),
+            ("update_any_call", "Correct a call delivered by another source (CAD or person)"),
             ("view_calls", "See calls, their triage and timeline"),
             ("dispatch", "Assign teams, change any team's status, pair co-responses"),
             ("respond", "Act as a member of a team in the field"),

@@ -16,10 +16,12 @@ ANALYST = "analyst"
 ADMIN = "admin"
 
 # supervisors and admins run the whole operation: everything except acting as a team in
-# the field (that needs a shift on a team)
+# the field (that needs a shift on a team). Only they may correct a call another source
+# delivered (update_any_call): a call taker or a CAD client changes its own calls only.
 _RUNS_THE_OPERATION = frozenset(
     {
         "intake_call",
+        "update_any_call",
         "view_calls",
         "dispatch",
         "ccd_queue",

@@ -8,8 +8,10 @@ from functools import lru_cache
 from django.utils import timezone
 from shapely.geometry import mapping
 
+from heart.apikit import after_cursor, keyset_page
 from heart.calls.models import Call, TimelineEvent
 from heart.domain.dispatch import TRANSITIONS, UnitState
+from heart.live.store import current_seq
 from heart.program_in_force import current_program
 from heart.teams.models import Assignment, RouteOverride, Team
 from heart.teams.selectors import board_teams, latest_overrides
@@ -17,27 +19,45 @@ from heart.teams.selectors import board_teams, latest_overrides
 BACKUP_SOURCE = "backup"
 
 
-def board_snapshot(*, now: dt.datetime | None = None, limit: int = 300) -> dict:
-    """Everything an open board needs at (re)connection; events keep it current."""
+BOARD_PAGE = 300
+_CALL_FIELDS = (
+    "id",
+    "cad_incident_id",
+    "received_at",
+    "nature",
+    "priority",
+    "route",
+    "reasons",
+    "lon",
+    "lat",
+    "address",
+    "source",
+    "parent_id",
+)
+
+
+def board_snapshot(
+    *, now: dt.datetime | None = None, cursor: str | None = None, limit: int = BOARD_PAGE
+) -> dict:
+    """What an open board needs at (re)connection; events keep it current.
+
+    ``seq`` is the live event stream's position read *before* the calls: the board
+    asks the stream for everything after it (heart.live.store.replay), so no change is
+    lost between the snapshot and the stream. Calls come newest first, one keyset page
+    (``limit``, at most 500) with ``total`` open and ``next_cursor`` for the older ones
+    ("N more" on the board); with ``cursor`` only that page of calls is returned.
+    """
     now = now or timezone.now()
-    calls = list(
-        Call.objects.filter(state=Call.State.OPEN)
-        .order_by("-received_at")
-        .values(
-            "id",
-            "cad_incident_id",
-            "received_at",
-            "nature",
-            "priority",
-            "route",
-            "reasons",
-            "lon",
-            "lat",
-            "address",
-            "source",
-            "parent_id",
-        )[:limit]
+    seq = current_seq()
+    page = keyset_page(
+        Call.objects.filter(state=Call.State.OPEN).values(*_CALL_FIELDS),
+        key=("received_at", "id"),
+        kinds=(dt.datetime, int),
+        descending=True,
+        cursor=cursor,
+        limit=limit,
     )
+    calls = page.items
     ids = [c["id"] for c in calls]
     assigned = dict(
         Assignment.objects.filter(active=True, call_id__in=ids).values_list("call_id", "team_id")
@@ -60,12 +80,31 @@ def board_snapshot(*, now: dt.datetime | None = None, limit: int = 300) -> dict:
         c["recommended"] = recommended.get(c["id"])
         c["backup"] = c["source"] == BACKUP_SOURCE
         c["override"] = override_view(overrides.get(c["id"]))
-    current = dict(Team.objects.values_list("id", "current_call_id"))
-    teams = [
-        {**t, "current_call_id": current.get(t["id"])}
-        for t in board_teams(now=now, program=current_program())
-    ]
-    return {"now": now, "calls": calls, "teams": teams}
+    out = {
+        "now": now,
+        "seq": seq,
+        "calls": calls,
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
+    if cursor is None:
+        current = dict(Team.objects.values_list("id", "current_call_id"))
+        out["teams"] = [
+            {**t, "current_call_id": current.get(t["id"])}
+            for t in board_teams(now=now, program=current_program())
+        ]
+    return out
+
+
+def open_calls_after(cursor: str) -> int:
+    """How many open calls lie beyond a board's last page (its "N more")."""
+    return after_cursor(
+        Call.objects.filter(state=Call.State.OPEN),
+        key=("received_at", "id"),
+        kinds=(dt.datetime, int),
+        descending=True,
+        cursor=cursor,
+    ).count()
 
 
 def override_view(o: RouteOverride | None) -> dict | None:

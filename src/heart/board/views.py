@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +28,8 @@ from heart.calls.models import Call
 from heart.calls.selectors import ccd_queue
 from heart.errors import ServiceError
 from heart.intake.services import record_ccd_outcome
-from heart.live.hub import hub
+from heart.live.hub import frame, hub
+from heart.live.store import replay
 from heart.program_in_force import current_program
 from heart.teams.selectors import latest_overrides, team_for_user
 from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
@@ -71,6 +73,7 @@ BOARD_LABELS = {
     "paired": _("paired"),
     "pairedWith": _("with"),
     "noneAvailable": _("no unit is available"),
+    "more": _("{n} older open calls: show more"),
 }
 
 
@@ -121,8 +124,28 @@ def _stale_seconds() -> int:
 @login_required
 @require_GET
 def board_state(request):
+    """The snapshot (first page of open calls, teams, ``seq``); ``?cursor=`` the next
+    page of calls; ``?after=<cursor>`` only how many open calls lie beyond it."""
     _need(request, "view_calls")
-    return JsonResponse(selectors.board_snapshot())
+    try:
+        if request.GET.get("after"):
+            return JsonResponse({"more": selectors.open_calls_after(request.GET["after"])})
+        limit = int(request.GET.get("limit", selectors.BOARD_PAGE))
+        return JsonResponse(
+            selectors.board_snapshot(cursor=request.GET.get("cursor") or None, limit=limit)
+        )
+    except ValueError:
+        return _json_error(422, "limit: a whole number", "limit")
+    except ServiceError as exc:
+        return _json_error(exc.status, exc.message, exc.path)
+
+
+def _json_error(status: int, detail: str, path: str = "", **headers) -> JsonResponse:
+    errors = [{"path": path, "problem": detail}] if path else []
+    response = JsonResponse({"detail": detail, "errors": errors}, status=status)
+    for k, v in headers.items():
+        response[k.replace("_", "-")] = v
+    return response
 
 
 @login_required
@@ -152,25 +175,47 @@ def _team_filter(team_id: int):
     return filt
 
 
+def _replay_from(request) -> int | None:
+    """Where a client's stream should resume: the browser's Last-Event-ID on a
+    reconnect, else ``?after=`` (the ``seq`` of the snapshot it loaded); None: live only."""
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
 async def stream(request):
-    """text/event-stream of live events. ?scope=board (view_calls) or team (respond)."""
-    user = await request.auser()
-    if not user.is_authenticated:
-        return JsonResponse({"detail": "authentication required"}, status=401)
-    scope = request.GET.get("scope", "board")
-    if scope == "board":
-        if not await sync_to_async(user.has_perm)("accounts.view_calls"):
-            return JsonResponse({"detail": "your role may not see the board"}, status=403)
-        filt = _board_filter
-    elif scope == "team":
-        if not await sync_to_async(user.has_perm)("accounts.respond"):
-            return JsonResponse({"detail": "your role does not act for a team"}, status=403)
-        team = await sync_to_async(team_for_user)(user=user)
-        if team is None:
-            return JsonResponse({"detail": "you are not on shift with a team"}, status=403)
-        filt = _team_filter(team.pk)
-    else:
-        return JsonResponse({"detail": "scope: one of board, team"}, status=422)
+    """text/event-stream of live events. ?scope=board (view_calls) or team (respond).
+
+    Every frame carries the event's sequence number (``id:``). A client that sends
+    ``Last-Event-ID`` (EventSource does on reconnecting) or ``?after=N`` is first
+    replayed the logged events it may have missed (heart.live.store), then gets live
+    ones; a replay too long or older than the log answers ``event: reset`` (reload the
+    snapshot). The board drops sequence numbers it already has."""
+    try:
+        user = await request.auser()
+        if not user.is_authenticated:
+            return JsonResponse({"detail": "authentication required"}, status=401)
+        scope = request.GET.get("scope", "board")
+        if scope == "board":
+            if not await sync_to_async(user.has_perm)("accounts.view_calls"):
+                return JsonResponse({"detail": "your role may not see the board"}, status=403)
+            filt = _board_filter
+        elif scope == "team":
+            if not await sync_to_async(user.has_perm)("accounts.respond"):
+                return JsonResponse({"detail": "your role does not act for a team"}, status=403)
+            team = await sync_to_async(team_for_user)(user=user)
+            if team is None:
+                return JsonResponse({"detail": "you are not on shift with a team"}, status=403)
+            filt = _team_filter(team.pk)
+        else:
+            return JsonResponse({"detail": "scope: one of board, team"}, status=422)
+    except DatabaseError:
+        return _json_error(503, "the database is busy; retry", Retry_After="1")
 
     if not isinstance(request, ASGIRequest):
         # A WSGI server (e.g. a test live server) would buffer an endless stream for
@@ -179,20 +224,57 @@ async def stream(request):
             "retry: 5000\n: this server cannot stream; polling\n\n",
             content_type="text/event-stream",
         )
-    client = hub.connect(filt)
+    after = _replay_from(request)
+    client = hub.connect(filt)  # first: whatever commits from now on reaches this client
+    replayed: list[tuple[int, str]] = []
+    reset = False
+    if after is not None:
+        try:
+            rows = await sync_to_async(replay)(after)
+        except DatabaseError:
+            hub.disconnect(client)
+            return _json_error(503, "the database is busy; retry", Retry_After="1")
+        if rows is None:
+            reset = True
+        else:
+            for seq, name, payload in rows:
+                out = filt(name, payload)
+                if out is not None:
+                    replayed.append((seq, frame(name, out, seq)))
+    replayed_seqs = {seq for seq, _ in replayed}
+    coalesce = _coalesce_seconds()
+    # an open stream needs no database: give the connection back now (with a pool, a
+    # stream holding one for its lifetime would starve every other request)
+    await sync_to_async(close_old_connections_now)()
 
     async def events():
+        loop = asyncio.get_running_loop()
+        last_write = 0.0
         try:
-            yield "retry: 2000\n: connected\n\n"
+            head = "retry: 2000\n: connected\n\n"
+            if reset:
+                head += 'event: reset\ndata: {"reason":"too far behind: reload the snapshot"}\n\n'
+            yield head + "".join(text for _, text in replayed)
             while True:
-                try:
-                    item = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield ": ping\n\n"
-                    continue
-                if item is None or client.overflowed:
+                if not client.pending:
+                    try:
+                        await asyncio.wait_for(client.ready.wait(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield ": ping\n\n"
+                        continue
+                # the first event after a quiet spell goes out at once; while events keep
+                # coming, a burst gathers for up to `coalesce` s and is written at once
+                wait = last_write + coalesce - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                items = client.take()
+                if client.overflowed:
                     break
-                yield item
+                if replayed_seqs:
+                    items = [i for i in items if i[0] is None or i[0] not in replayed_seqs]
+                if items:
+                    last_write = loop.time()
+                    yield "".join(text for _, text in items)
         finally:
             hub.disconnect(client)
 
@@ -200,6 +282,19 @@ async def stream(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def close_old_connections_now() -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+
+
+def _coalesce_seconds() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "HEART_SSE_COALESCE_SECONDS", 0.05))
 
 
 # ------------------------------------------------------------------ responder
@@ -323,7 +418,22 @@ def _invalid(field: str | None, form) -> ServiceError:
 @login_required
 def ccd(request):
     _need(request, "ccd_queue")
-    return render(request, "board/ccd.html", {"queue": list(ccd_queue()), "now": timezone.now()})
+    return render(request, "board/ccd.html", _ccd_context())
+
+
+CCD_PAGE = 200
+
+
+def _ccd_context(**extra) -> dict:
+    """The oldest waiting calls (a page) and how many more wait behind them."""
+    page = ccd_queue(limit=CCD_PAGE)
+    return {
+        "queue": page.items,
+        "waiting": page.total,
+        "more": page.total - len(page.items),
+        "now": timezone.now(),
+        **extra,
+    }
 
 
 @login_required
@@ -353,7 +463,7 @@ def ccd_outcome(request, call_id: int):
     return render(
         request,
         "board/ccd.html",
-        {"queue": list(ccd_queue()), "now": timezone.now(), "error": error},
+        _ccd_context(error=error),
         status=status,
     )
 

@@ -13,9 +13,16 @@ class Call(models.Model):
         CCD = "ccd", "Crisis call diversion"
         STANDARD = "standard", "Standard police response"
 
-    # idempotency key for CAD deliveries; calls typed in by a call taker have none
-    cad_incident_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
-    source = models.CharField(max_length=40, default="cad")
+    # the idempotency key of a delivery, scoped to its source: (source_key,
+    # cad_incident_id) is unique, so another source's id is a new call, never an update.
+    # Calls typed in by a call taker have no incident id: NULL, which the constraint
+    # never compares equal (an empty string would make them collide)
+    cad_incident_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # who owns the call: "client:<ApiClient pk>", "user:<User pk>" or a system label
+    # (heart.accounts.actors.Actor.source_key); only its owner, or a holder of
+    # update_any_call, may change it
+    source_key = models.CharField(max_length=60, default="system")
+    source = models.CharField(max_length=40, default="cad")  # how it came: eido, api:…, …
     received_at = models.DateTimeField(db_index=True)
     nature = models.CharField(max_length=120)
     priority = models.CharField(max_length=20, blank=True)
@@ -54,7 +61,16 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["route", "received_at"])]
+        indexes = [
+            models.Index(fields=["route", "received_at"]),
+            # keyset paging of the open calls (the board, GET /api/calls)
+            models.Index(fields=["state", "received_at", "id"], name="calls_open_page"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_key", "cad_incident_id"], name="calls_one_incident_per_source"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.cad_incident_id or self.pk} {self.nature} -> {self.route}"

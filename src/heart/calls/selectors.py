@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db.models import Count, Q, QuerySet
 
+from heart.apikit import DEFAULT_PAGE, Page, keyset_page
 from heart.calls.models import Call, Disposition
 from heart.domain.metrics import Period
 from heart.errors import Invalid
@@ -19,30 +20,55 @@ def calls_by_route(calls: QuerySet[Call] | None = None) -> dict[str, int]:
     return {row["route"]: row["n"] for row in calls.values("route").annotate(n=Count("id"))}
 
 
-def open_calls(*, route: str | None = None, limit: int = 500) -> QuerySet[Call]:
+def open_calls(*, route: str | None = None) -> QuerySet[Call]:
+    """Every open call (of a route), unordered: page it with :func:`open_calls_page`."""
     qs = Call.objects.filter(state=Call.State.OPEN)
     if route:
         qs = qs.filter(route=route)
-    return qs.order_by("-received_at")[:limit]
+    return qs
+
+
+def open_calls_page(
+    *, route: str | None = None, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> Page:
+    """Open calls newest first, one keyset page (received_at, id) with the total."""
+    return keyset_page(
+        open_calls(route=route),
+        key=("received_at", "id"),
+        kinds=(dt.datetime, int),
+        descending=True,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def call_with_timeline(call_id: int) -> Call | None:
     return Call.objects.filter(pk=call_id).prefetch_related("timeline").first()
 
 
-def ccd_queue(limit: int = 200) -> QuerySet[Call]:
-    """Open calls routed to crisis call diversion with no outcome yet, oldest first."""
-    return Call.objects.filter(
-        state=Call.State.OPEN, route=Call.Route.CCD, ccd_outcome__isnull=True
-    ).order_by("received_at")[:limit]
+def ccd_queue(*, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> Page:
+    """Open calls routed to crisis call diversion with no outcome yet, oldest first
+    (one keyset page with the total waiting)."""
+    return keyset_page(
+        Call.objects.filter(state=Call.State.OPEN, route=Call.Route.CCD, ccd_outcome__isnull=True),
+        key=("received_at", "id"),
+        kinds=(dt.datetime, int),
+        descending=False,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
-def follow_ups(limit: int = 200) -> QuerySet[Disposition]:
-    """Dispositions with consent to follow-up (personal data: care navigators only)."""
-    return (
-        Disposition.objects.filter(consent_follow_up=True)
-        .select_related("call")
-        .order_by("-recorded_at")[:limit]
+def follow_ups(*, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> Page:
+    """Dispositions with consent to follow-up, newest first (personal data: care
+    navigators only); one keyset page with the total."""
+    return keyset_page(
+        Disposition.objects.filter(consent_follow_up=True).select_related("call"),
+        key=("recorded_at", "id"),
+        kinds=(dt.datetime, int),
+        descending=True,
+        cursor=cursor,
+        limit=limit,
     )
 
 

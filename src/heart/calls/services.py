@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.calls.models import Call, TimelineEvent
+from heart.db import execute
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
+from heart.errors import Conflict, NotFound
 
 
 def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> dict:
@@ -41,6 +43,7 @@ class Recorded:
     call: Call
     created: bool
     unchanged: bool = False  # an older delivery than the stored one: nothing was written
+    previous_route: str | None = None  # the route before this update (None: a new call)
 
 
 def record_call(
@@ -48,15 +51,23 @@ def record_call(
     call: CallInput,
     program: Program,
     cad_incident_id: str | None = None,
+    source_key: str = "system",
     source: str = "cad",
     address: str = "",
     incident_type_text: str = "",
     source_updated_at: dt.datetime | None = None,
+    call_id: int | None = None,
 ) -> Recorded:
-    """Triage and store a call; a repeated CAD id updates the same call.
+    """Triage and store a call; a repeated CAD id *of the same source* updates it.
 
-    A delivery whose ``source_updated_at`` is older than the stored one is out of
-    order: the stored call is returned, ``unchanged``.
+    The idempotency key is ``(source_key, cad_incident_id)``: another source's id is
+    a new call, never an update. ``call_id`` updates that stored call instead (its
+    owner's correction, or a holder of ``update_any_call``: the caller checks who may).
+
+    Versions: a delivery whose ``source_updated_at`` is older than the stored one is
+    out of order (the stored call is returned, ``unchanged``); once a call has a
+    version, an update without one is refused (:class:`~heart.errors.Conflict` at
+    ``updated_at``), so a versionless delivery never overwrites a newer version.
     """
     decision = decide(program, call)
     fields = _fields(
@@ -67,39 +78,58 @@ def record_call(
         incident_type_text=incident_type_text or "",
         source_updated_at=source_updated_at,
     )
+    if call_id is not None:
+        return _update_stored(Call.objects.filter(pk=call_id), fields, source_updated_at)
     if cad_incident_id is None:
         with transaction.atomic():
-            return Recorded(Call.objects.create(source=source, **fields), created=True)
+            created = Call.objects.create(source=source, source_key=source_key, **fields)
+            return Recorded(created, created=True)
     if connection.vendor == "postgresql":
-        return _upsert_postgresql(cad_incident_id, source, fields)
-    try:
-        with transaction.atomic():
-            existing = (
-                Call.objects.select_for_update().filter(cad_incident_id=cad_incident_id).first()
-            )
-            if existing is None:
-                created = Call.objects.create(
-                    cad_incident_id=cad_incident_id, source=source, **fields
+        return _upsert_postgresql(cad_incident_id, source_key, source, fields)
+    key = {"source_key": source_key, "cad_incident_id": cad_incident_id}
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                if not Call.objects.filter(**key).exists():
+                    with transaction.atomic():
+                        return Recorded(
+                            Call.objects.create(**key, source=source, **fields), created=True
+                        )
+                return _update_stored(
+                    Call.objects.filter(**key), {**fields, "source": source}, source_updated_at
                 )
-                return Recorded(created, created=True)
-            if (
-                source_updated_at is not None
-                and existing.source_updated_at is not None
-                and source_updated_at < existing.source_updated_at
-            ):
+        except IntegrityError:
+            continue  # a concurrent delivery of the same incident won the insert: update it
+    raise Conflict(  # pragma: no cover - two lost races in a row
+        f"cad_incident_id: {cad_incident_id} is being delivered concurrently; retry",
+        path="cad_incident_id",
+    )
+
+
+def _version_refused(stored: Call) -> Conflict:
+    return Conflict(
+        f"updated_at: call {stored.pk} has version {stored.source_updated_at.isoformat()}; "
+        "an update must carry its own version (updated_at, or lastUpdateTimeStamp in EIDO)",
+        path="updated_at",
+    )
+
+
+def _update_stored(rows, fields: dict, source_updated_at: dt.datetime | None) -> Recorded:
+    """Update the stored call (locked) unless the delivery is older or versionless."""
+    with transaction.atomic():
+        existing = rows.select_for_update().first()
+        if existing is None:
+            raise NotFound("call: no such call", path="call_id")
+        if existing.source_updated_at is not None:
+            if source_updated_at is None:
+                raise _version_refused(existing)
+            if source_updated_at < existing.source_updated_at:
                 return Recorded(existing, created=False, unchanged=True)
-            for key, value in fields.items():
-                setattr(existing, key, value)
-            existing.save()
-            return Recorded(existing, created=False)
-    except IntegrityError:
-        # a concurrent delivery of the same incident won the insert: update theirs
-        with transaction.atomic():
-            obj = Call.objects.select_for_update().get(cad_incident_id=cad_incident_id)
-            for key, value in fields.items():
-                setattr(obj, key, value)
-            obj.save()
-            return Recorded(obj, created=False)
+        previous_route = existing.route
+        for key, value in fields.items():
+            setattr(existing, key, value)
+        existing.save()
+        return Recorded(existing, created=False, previous_route=previous_route)
 
 
 _UPSERT_COLUMNS = (
@@ -121,35 +151,42 @@ _UPSERT_COLUMNS = (
     "source_updated_at",
     "source",
 )
+_COLS = ", ".join(_UPSERT_COLUMNS)
+_MARKS = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS)
+# One statement, one round trip. The update applies unless the stored call has a version
+# and the delivery is older or has none. RETURNING's sub-select reads the row as it was
+# before this statement (the statement's snapshot): the route before the update.
+_UPSERT_SQL = (
+    f"INSERT INTO calls_call (source_key, cad_incident_id, state, created_at, updated_at, "
+    f"{_COLS}) VALUES (%s, %s, 'open', %s, %s, {_MARKS}) "
+    "ON CONFLICT (source_key, cad_incident_id) DO UPDATE SET "
+    f"updated_at = EXCLUDED.updated_at, {_UPDATES} "
+    "WHERE calls_call.source_updated_at IS NULL OR (EXCLUDED.source_updated_at IS NOT NULL "
+    "AND EXCLUDED.source_updated_at >= calls_call.source_updated_at) "
+    "RETURNING id, (xmax = 0), state, created_at, parent_id, closed_at, "
+    "(SELECT old.route FROM calls_call old WHERE old.id = calls_call.id)"
+)
 
 
-def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> Recorded:
-    """One round trip: INSERT … ON CONFLICT DO UPDATE unless the delivery is older.
-
-    Same semantics as the ORM path below (which other databases use).
-    """
+def _upsert_postgresql(
+    cad_incident_id: str, source_key: str, source: str, fields: dict
+) -> Recorded:
+    """INSERT … ON CONFLICT (source_key, cad_incident_id) DO UPDATE … WHERE, one round
+    trip; same semantics as the ORM path (which other databases use)."""
     now = timezone.now()
     values = {**fields, "source": source}
-    cols = ", ".join(_UPSERT_COLUMNS)
-    marks = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPSERT_COLUMNS)
     params = [json.dumps(values[c]) if c == "reasons" else values[c] for c in _UPSERT_COLUMNS]
-    sql = (
-        f"INSERT INTO calls_call (cad_incident_id, state, created_at, updated_at, {cols}) "
-        f"VALUES (%s, 'open', %s, %s, {marks}) "
-        f"ON CONFLICT (cad_incident_id) DO UPDATE SET updated_at = EXCLUDED.updated_at, {updates} "
-        "WHERE calls_call.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL "
-        "OR EXCLUDED.source_updated_at >= calls_call.source_updated_at "
-        "RETURNING id, (xmax = 0), state, created_at, parent_id, closed_at"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [cad_incident_id, now, now, *params])
-        row = cur.fetchone()
-    if row is None:  # an out-of-order (older) delivery
-        return Recorded(Call.objects.get(cad_incident_id=cad_incident_id), False, unchanged=True)
-    pk, inserted, state, created_at, parent_id, closed_at = row
+    row = execute(_UPSERT_SQL, [source_key, cad_incident_id, now, now, *params])
+    if row is None:  # refused by the WHERE: an older delivery, or a versionless one
+        stored = Call.objects.get(source_key=source_key, cad_incident_id=cad_incident_id)
+        if stored.source_updated_at is not None and fields["source_updated_at"] is None:
+            raise _version_refused(stored)
+        return Recorded(stored, created=False, unchanged=True)
+    pk, inserted, state, created_at, parent_id, closed_at, previous_route = row
     obj = Call(
         pk=pk,
+        source_key=source_key,
         cad_incident_id=cad_incident_id,
         state=state,
         created_at=created_at,
@@ -160,7 +197,43 @@ def _upsert_postgresql(cad_incident_id: str, source: str, fields: dict) -> Recor
     )
     obj._state.adding = False
     obj._state.db = connection.alias
-    return Recorded(obj, created=bool(inserted))
+    return Recorded(
+        obj, created=bool(inserted), previous_route=None if inserted else previous_route
+    )
+
+
+def insert_timeline(lines: list[TimelineEvent]) -> None:
+    """Append several timeline lines in one statement (the intake's arrival lines).
+
+    On PostgreSQL a plain multi-row INSERT: Django's bulk_create there sends every
+    column as an array through UNNEST, which cost intake more CPU than the rest of its
+    writes together (bench/LIVE.md). Other databases use bulk_create.
+    """
+    if not lines:
+        return
+    if connection.vendor != "postgresql":
+        TimelineEvent.objects.bulk_create(lines)
+        return
+    row = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+    params: list = []
+    for t in lines:
+        params += [
+            t.call_id,
+            t.kind,
+            t.at,
+            t.actor_id,
+            t.actor_label,
+            t.team_id,
+            t.text,
+            json.dumps(t.data, separators=(",", ":")),
+        ]
+    execute(
+        "INSERT INTO calls_timelineevent "
+        "(call_id, kind, at, actor_id, actor_label, team_id, text, data) VALUES "
+        + ", ".join([row] * len(lines)),
+        params,
+        fetch=False,
+    )
 
 
 def append_timeline(**line) -> TimelineEvent:

@@ -15,7 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from heart.accounts.auth import require
-from heart.apikit import ERRORS, object_or_404
+from heart.apikit import DEFAULT_PAGE, ERRORS, MAX_PAGE, PageOut, object_or_404
 from heart.calls.models import Call
 from heart.care import selectors, services
 from heart.care.access import client_ip, require_see_people
@@ -348,12 +348,22 @@ def link(request, encounter_id: int, payload: LinkIn):
 # ------------------------------------------------------------------ people
 
 
-@router.get("/people", response={200: list[PersonOut], **ERRORS})
-def search(request, q: str = Query("", max_length=200)):
-    return [
-        _person_out(p)
-        for p in selectors.search_people(actor=_a(request), q=q, ip=client_ip(request))
-    ]
+class PersonPageOut(PageOut):
+    items: list[PersonOut]
+
+
+@router.get("/people", response={200: PersonPageOut, **ERRORS})
+def search(
+    request,
+    q: str = Query("", max_length=200),
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})"),
+):
+    """People by name or phone, by name: a page with the total that matched."""
+    page = selectors.search_people(
+        actor=_a(request), q=q, ip=client_ip(request), cursor=cursor, limit=limit
+    )
+    return page.out(_person_out)
 
 
 @router.post("/people", response={201: PersonOut, **ERRORS})
@@ -430,13 +440,24 @@ def unmerge(request, merge_id: int):
     )
 
 
-@router.get("/people/{person_id}/audit", response={200: list[AuditOut], **ERRORS})
-def audit(request, person_id: int):
-    """Who looked at or changed this person (supervisors)."""
-    return [
-        {"at": r.at, "who": r.actor_label, "action": r.action, "what": r.what, "ip": r.ip}
-        for r in selectors.who_viewed(person_id=person_id, actor=_a(request), ip=client_ip(request))
-    ]
+class AuditPageOut(PageOut):
+    items: list[AuditOut]
+
+
+@router.get("/people/{person_id}/audit", response={200: AuditPageOut, **ERRORS})
+def audit(
+    request,
+    person_id: int,
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})"),
+):
+    """Who looked at or changed this person (supervisors), newest first, paged."""
+    page = selectors.who_viewed(
+        person_id=person_id, actor=_a(request), ip=client_ip(request), cursor=cursor, limit=limit
+    )
+    return page.out(
+        lambda r: {"at": r.at, "who": r.actor_label, "action": r.action, "what": r.what, "ip": r.ip}
+    )
 
 
 @router.get("/people/{person_id}/export", response={200: dict, **ERRORS})
@@ -564,12 +585,24 @@ class FollowUpOut(Schema):
     referred_to: str
 
 
-@contacts_router.get("/follow-ups", response={200: list[FollowUpOut], **ERRORS})
-def follow_ups(request):
+class FollowUpPageOut(PageOut):
+    items: list[FollowUpOut]
+
+
+@contacts_router.get("/follow-ups", response={200: FollowUpPageOut, **ERRORS})
+def follow_ups(
+    request,
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})"),
+):
     """People who consented to follow-up, with their contact details (care navigators,
-    supervisors, admins). Every row shown is audited (PersonAudit, docs/care.md)."""
-    return [
-        {
+    supervisors, admins), newest first: a page with the total. Every row shown is
+    audited (PersonAudit, docs/care.md)."""
+    page = services.follow_up_contacts(
+        actor=_a(request), ip=client_ip(request), cursor=cursor, limit=limit
+    )
+    return page.out(
+        lambda d: {
             "call_id": d.call_id,
             "outcome": d.outcome,
             "recorded_at": d.recorded_at,
@@ -579,5 +612,4 @@ def follow_ups(request):
             "destination": d.destination,
             "referred_to": d.referred_to,
         }
-        for d in services.follow_up_contacts(actor=_a(request), ip=client_ip(request))
-    ]
+    )

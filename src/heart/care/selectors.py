@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.accounts.auth import can
+from heart.apikit import DEFAULT_PAGE, Page, keyset_page
 from heart.calls.models import Call, Disposition
 from heart.care.access import (
     can_see_people,
@@ -154,22 +155,35 @@ def person_for(
     return p
 
 
-def search_people(*, actor: Actor, q: str, ip: str | None = None, limit: int = 50):
+def search_people(
+    *,
+    actor: Actor,
+    q: str,
+    ip: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """People whose name or phone matches, by name: one keyset page with the total."""
     require_see_people(actor)
     q = (q or "").strip()[:200]
     if not q:
-        return []
+        return Page([], 0, limit, None)
     digits = normalize_phone(q)
     cond = Q(name_key__contains=normalize_name(q)) if normalize_name(q) else Q(pk__in=[])
     if len(digits) >= 4:
         cond |= Q(phone_digits__contains=digits)
-    rows = list(
-        Person.objects.filter(cond, merged_into__isnull=True, erased_at__isnull=True).order_by(
-            "name_key"
-        )[:limit]
+    page = keyset_page(
+        Person.objects.filter(cond, merged_into__isnull=True, erased_at__isnull=True),
+        key=("name_key", "id"),
+        kinds=(str, int),
+        descending=False,
+        cursor=cursor,
+        limit=limit,
     )
-    log_access(actor=actor, person_ids=[p.pk for p in rows], action="read", what="search", ip=ip)
-    return rows
+    log_access(
+        actor=actor, person_ids=[p.pk for p in page.items], action="read", what="search", ip=ip
+    )
+    return page
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,15 +318,30 @@ def merges_for(person: Person):
     return PersonMerge.objects.filter(Q(survivor=person) | Q(merged=person)).order_by("-at")
 
 
-def who_viewed(*, person_id: int, actor: Actor, ip: str | None = None, limit: int = 500):
-    """The audit of one person (supervisors). Listing it is itself audited. Erased and
-    merged people keep their audit; an id that never was a person is NotFound."""
+def who_viewed(
+    *,
+    person_id: int,
+    actor: Actor,
+    ip: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> Page:
+    """The audit of one person (supervisors), newest first: one keyset page with the
+    total. Listing it is itself audited. Erased and merged people keep their audit; an
+    id that never was a person is NotFound."""
     require_supervise_people(actor)
     if not Person.objects.filter(pk=person_id).exists():
         raise NotFound(f"person_id: no person {person_id}", path="person_id")
-    rows = list(PersonAudit.objects.filter(person_id=person_id).order_by("-at", "-id")[:limit])
+    page = keyset_page(
+        PersonAudit.objects.filter(person_id=person_id),
+        key=("at", "id"),
+        kinds=(dt.datetime, int),
+        descending=True,
+        cursor=cursor,
+        limit=limit,
+    )
     log_access(actor=actor, person_ids=person_id, action="read", what="audit", ip=ip)
-    return rows
+    return page
 
 
 def people_on_call(*, call_id: int, actor: Actor, ip: str | None = None) -> list[Person]:

@@ -19,7 +19,7 @@ from heart.care.access import can_merge_people, can_supervise_people, client_ip
 from heart.care.fhir import person_bundle_json
 from heart.care.models import SERVICES
 from heart.domain.care import CHANNELS, OUTCOMES
-from heart.errors import Forbidden, NotFound, ServiceError
+from heart.errors import Forbidden, Invalid, NotFound, ServiceError
 
 
 def _actor(request) -> Actor:
@@ -36,6 +36,8 @@ def _guard(fn):
             raise PermissionDenied(exc.message) from None
         except NotFound as exc:
             return HttpResponse(exc.message, status=404, content_type="text/plain")
+        except Invalid as exc:  # e.g. a mangled ?cursor=
+            return HttpResponse(exc.message, status=400, content_type="text/plain")
 
     wrapped.__name__ = fn.__name__
     wrapped.__doc__ = fn.__doc__
@@ -167,8 +169,16 @@ def person(request, person_id: int):
 
 @_guard
 def person_audit(request, person_id: int):
-    rows = selectors.who_viewed(person_id=person_id, actor=_actor(request), ip=client_ip(request))
-    return render(request, "care/audit.html", {"rows": rows, "person_id": person_id})
+    page = selectors.who_viewed(
+        person_id=person_id,
+        actor=_actor(request),
+        ip=client_ip(request),
+        cursor=request.GET.get("cursor") or None,
+        limit=200,
+    )
+    return render(
+        request, "care/audit.html", {"rows": page.items, "page": page, "person_id": person_id}
+    )
 
 
 @_guard

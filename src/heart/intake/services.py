@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM, Actor
 from heart.accounts.services import audit
+from heart.calls.contention import retry_on_contention
 from heart.calls.models import Call, CcdOutcome, TimelineEvent
 from heart.calls.services import (
     append_timeline,
     call_input_from,
     close_call,
+    insert_timeline,
     record_call,
     set_route,
     timeline_fields,
@@ -294,24 +296,64 @@ def receive_call(
     incident_type_text: str = "",
     source_updated_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    call_id: int | None = None,
 ) -> IntakeResult:
-    """Triage, store (idempotent on the CAD id), recommend or fall back, announce."""
+    """Triage, store, recommend or fall back, announce.
+
+    Idempotent on the CAD incident id *of this actor's source* (``actor.source_key``):
+    a repeat updates the same call, another source's id is a new call. ``call_id``
+    updates that stored call instead (the caller has checked that the actor owns it or
+    holds ``update_any_call``). A delivery that loses to a concurrent write
+    (serialization failure, deadlock, lock timeout, a dropped connection) is retried a
+    few times in the server before the client hears "busy" (heart.calls.contention).
+    """
     program = program or current_program()
     now = now or timezone.now()
     _check_input(call, cad_incident_id, address, incident_type_text)
     call = replace(call, type_text=incident_type_text or call.type_text)  # read by triage
-    with transaction.atomic():
-        previous_route = _stored_route(cad_incident_id)
-        recorded = record_call(
+    return retry_on_contention(
+        lambda: _receive_once(
             call=call,
+            actor=actor,
             program=program,
             cad_incident_id=cad_incident_id,
             source=source,
             address=address,
             incident_type_text=incident_type_text,
             source_updated_at=source_updated_at,
+            now=now,
+            call_id=call_id,
+        )
+    )
+
+
+def _receive_once(
+    *,
+    call: CallInput,
+    actor: Actor,
+    program: Program,
+    cad_incident_id: str | None,
+    source: str,
+    address: str,
+    incident_type_text: str,
+    source_updated_at: dt.datetime | None,
+    now: dt.datetime,
+    call_id: int | None,
+) -> IntakeResult:
+    with transaction.atomic():
+        recorded = record_call(
+            call=call,
+            program=program,
+            cad_incident_id=cad_incident_id,
+            source_key=actor.source_key,
+            source=source,
+            address=address,
+            incident_type_text=incident_type_text,
+            source_updated_at=source_updated_at,
+            call_id=call_id,
         )
         stored, created = recorded.call, recorded.created
+        previous_route = recorded.previous_route
         if recorded.unchanged:  # an older CAD delivery than the one stored
             return IntakeResult(stored, False, None)
         timeline = _arrival_lines(call=stored, created=created, source=source, actor=actor, at=now)
@@ -336,7 +378,7 @@ def receive_call(
             rec = recommend_or_fall_back(
                 call=stored, program=program, actor=actor, now=now, timeline=timeline
             )
-        TimelineEvent.objects.bulk_create(timeline)
+        insert_timeline(timeline)
         emit(
             "call.received" if created else "call.updated",
             {
@@ -348,7 +390,7 @@ def receive_call(
                 "lat": stored.lat,
                 "received_at": stored.received_at.isoformat(),
                 "recommended": rec.best.as_dict() if rec and rec.best else None,
-                "waiting_until": _waiting_until(stored),
+                "waiting_until": _waiting_until(stored, program),
             },
             actor=actor,
             call_id=stored.pk,
@@ -357,18 +399,12 @@ def receive_call(
     return IntakeResult(stored, created, rec)
 
 
-def _waiting_until(call: Call) -> str | None:
+def _waiting_until(call: Call, program: Program) -> str | None:
+    """The deadline of a call held for a team (only a program that holds has any)."""
+    if program.no_team_free.action != "hold":
+        return None  # no query on the hot path of a program that falls back at once
     held = HeldCall.objects.filter(call=call).values_list("until", flat=True).first()
     return held.isoformat() if held else None
-
-
-def _stored_route(cad_incident_id: str | None) -> str | None:
-    """The route of the stored version of a CAD incident (None: a new call)."""
-    if cad_incident_id is None:
-        return None
-    return (
-        Call.objects.filter(cad_incident_id=cad_incident_id).values_list("route", flat=True).first()
-    )
 
 
 def _arrival_lines(

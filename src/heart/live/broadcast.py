@@ -15,6 +15,10 @@ Two transports ("backends"), chosen by settings (``HEART_EVENT_BACKEND``, defaul
 ``settings.HEART_EVENT_PUBLISHER`` (a dotted path of ``(name, payload) -> None``) still
 replaces the transport entirely when set.
 
+Both transports log the event in the screens' event log (:mod:`heart.live.store`) in
+the writer's transaction; its id is the event's sequence number, sent to the browsers
+as the SSE ``id:`` so that a reconnecting board is replayed what it missed.
+
 The last events this process delivered are kept in :data:`recent` (tests, demo).
 Payloads are small JSON-able dicts with ids, statuses and coordinates, never names,
 phone numbers or narratives (personal data stays in the database).
@@ -30,8 +34,9 @@ import logging
 
 from django.db import transaction
 
-from heart.live.local import Backend, InProcessBackend, Publisher, deliver_local, recent, subscribe
+from heart.live.local import Backend, Publisher, deliver_local, recent, subscribe
 from heart.live.pg import PostgresBackend
+from heart.live.store import InProcessBackend
 
 # subscribe/recent are this module's public face for readers of the live events
 __all__ = ["publish", "publish_on_commit", "recent", "reset_publisher", "subscribe"]
@@ -89,10 +94,15 @@ def publish(name: str, payload: dict) -> None:
         if custom is not None:
             custom(name, payload)
             return
-        deliver_local(name, payload)
-        get_backend().send(name, payload)
     except Exception:  # the write is committed; a lost broadcast is logged, not raised
         log.exception("publishing %s failed", name)
+        return
+    seq = None
+    try:
+        seq = get_backend().send(name, payload)
+    except Exception:
+        log.exception("logging %s for the screens failed", name)
+    deliver_local(name, payload, seq)
 
 
 def publish_on_commit(name: str, payload: dict) -> None:
@@ -107,15 +117,13 @@ def publish_on_commit(name: str, payload: dict) -> None:
     except Exception:
         log.exception("resolving the event transport failed")
         custom, backend = None, None
-    if (
-        backend is not None
-        and backend.transactional
-        and transaction.get_connection().in_atomic_block
-    ):
+    if backend is not None and transaction.get_connection().in_atomic_block:
+        # logged (and NOTIFYed) inside the writer's transaction: kept only if it commits
         try:
-            backend.send(name, payload)
+            seq = backend.send(name, payload)
         except Exception:
-            log.exception("queueing %s for other processes failed", name)
-        transaction.on_commit(lambda: deliver_local(name, payload))
+            log.exception("logging %s for the screens failed", name)
+            raise
+        transaction.on_commit(lambda: deliver_local(name, payload, seq))
         return
     transaction.on_commit(lambda: publish(name, payload))

@@ -7,11 +7,11 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
 from heart.accounts.auth import can, require
-from heart.apikit import ERRORS, ErrorOut, object_or_404
+from heart.apikit import ERRORS, MAX_PAGE, ErrorOut, PageOut, list_page, object_or_404
 from heart.calls.models import Call
 from heart.domain.dispatch import field_unit_refusal
 from heart.errors import Forbidden, Invalid
@@ -513,11 +513,20 @@ def _team_rows() -> list[dict]:
     ]
 
 
-@router.get("/teams", response={200: list[TeamOut], 403: ErrorOut}, tags=["teams"])
-def teams(request):
-    """Every active team: status, staffing on shift, last position (stale flagged)."""
+class TeamPageOut(PageOut):
+    items: list[TeamOut]
+
+
+@router.get("/teams", response={200: TeamPageOut, 403: ErrorOut, 422: ErrorOut}, tags=["teams"])
+def teams(
+    request,
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE, description=f"page size (max {MAX_PAGE})"),
+):
+    """Every active team: status, staffing on shift, last position (stale flagged);
+    a page (default and at most 500) with the total."""
     require(request, "view_calls", "dispatch")
-    return _team_rows()
+    return list_page(_team_rows(), cursor=cursor, limit=limit).out()
 
 
 @router.post("/teams", response={201: TeamOut, **ERRORS}, tags=["teams"])

@@ -10,6 +10,7 @@ serialise.
 from __future__ import annotations
 
 import json
+import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError
@@ -25,6 +26,8 @@ from heart.errors import ServiceError
 from heart.intake.api import router as intake_router
 from heart.intake.eido import EidoError
 from heart.teams.api import router as teams_router
+
+log = logging.getLogger(__name__)
 
 NESTED_TOO_DEEP = "JSON nested too deeply"
 
@@ -198,6 +201,18 @@ def _data(request, exc):
     return _error(request, 422, "a value cannot be stored (out of range or invalid characters)")
 
 
+RETRY_AFTER_SECONDS = 1
+
+
 @api.exception_handler(DatabaseError)
 def _db(request, exc):  # e.g. a lock timeout: tell the client to retry, never a 500 page
-    return _error(request, 503, "the database is busy; retry")
+    # (intake has already retried in the server: heart.calls.contention)
+    cause = exc.__cause__
+    log.warning(
+        "database error answered 503: %s %s",
+        type(cause or exc).__name__,
+        getattr(cause, "sqlstate", "") or "",
+    )
+    response = _error(request, 503, f"the database is busy; retry in {RETRY_AFTER_SECONDS} s")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

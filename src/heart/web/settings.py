@@ -99,10 +99,14 @@ TEMPLATES = [
 WSGI_APPLICATION = "heart.web.wsgi.application"
 
 
+# `heart serve`: threads per server process for the synchronous requests (heart.web.asgi)
+HEART_SERVER_THREADS = int(os.environ.get("HEART_SERVER_THREADS", "8"))
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return dj_database_url.parse(url, conn_max_age=60)
+        return _postgresql(url)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -114,6 +118,31 @@ def _database() -> dict:
             "transaction_mode": "IMMEDIATE",
         },
     }
+
+
+def _postgresql(url: str) -> dict:
+    """PostgreSQL through a connection pool per server process (psycopg_pool).
+
+    Under ASGI every request runs its sync view in a thread of its own, so Django's
+    persistent connections (CONN_MAX_AGE) would open one connection per request and
+    keep it until the thread is collected: under load PostgreSQL ran out of connection
+    slots and intake answered 503. A pool hands each request a warm connection and
+    takes it back at the end (HEART_DB_POOL_SIZE per process, default: the request
+    threads + 4; a request waits up to HEART_DB_POOL_TIMEOUT seconds, default 5).
+    """
+    db = dj_database_url.parse(url, conn_max_age=0)
+    try:
+        import psycopg_pool  # noqa: F401
+    except ImportError:  # pragma: no cover - installed with psycopg[pool]
+        return db
+    if os.environ.get("HEART_DB_POOL", "1") != "0":
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("HEART_DB_POOL_SIZE", HEART_SERVER_THREADS + 4)),
+            "timeout": float(os.environ.get("HEART_DB_POOL_TIMEOUT", "5")),
+            "max_idle": 60,
+        }
+    return db
 
 
 DATABASES = {"default": _database()}

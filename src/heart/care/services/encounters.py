@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.accounts.models import AuditEntry
+from heart.apikit import DEFAULT_PAGE, Page
 from heart.calls import selectors as call_selectors
 from heart.calls.models import CcdOutcome, Disposition
 from heart.care.access import log_access, require_follow_up, require_see_people
@@ -167,9 +168,11 @@ def link_encounter(
     return enc
 
 
-def follow_up_contacts(*, actor: Actor, ip: str | None = None, limit: int = 200) -> list:
+def follow_up_contacts(
+    *, actor: Actor, ip: str | None = None, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> Page:
     """The consented follow-up contacts of the latest dispositions (GET /api/follow-ups):
-    names, phones and notes, so every row shown is audited.
+    names, phones and notes, so every row shown is audited. One page, newest first.
 
     Each row is the contact of the person its encounter links to; a disposition whose
     encounter is not recorded yet (its event still pending) is recorded now through the
@@ -178,7 +181,8 @@ def follow_up_contacts(*, actor: Actor, ip: str | None = None, limit: int = 200)
     nobody (no name, no phone) has no person to file it under: the listing itself is an
     AuditEntry ("follow_ups.read") with every disposition id shown."""
     require_follow_up(actor)
-    rows = list(call_selectors.follow_ups(limit=limit))
+    page = call_selectors.follow_ups(cursor=cursor, limit=limit)
+    rows = list(page.items)
     ids = [d.pk for d in rows]
     linked = dict(
         Encounter.objects.filter(disposition_id__in=ids).values_list("disposition_id", "person_id")
@@ -211,4 +215,4 @@ def follow_up_contacts(*, actor: Actor, ip: str | None = None, limit: int = 200)
                 "ip": ip or "",
             },
         )
-    return rows
+    return page

@@ -136,7 +136,7 @@
     renderOther(c, li);
     placeCall(c);
     updateTimer(li, c);
-    $("call-count").textContent = calls.size;
+    $("call-count").textContent = calls.size + more;
   }
   function renderRec(c, li) {
     const box = li.querySelector(".rec");
@@ -307,7 +307,7 @@
     if (li) li.remove();
     const m = callMarkers.get(id);
     if (m) { m.remove(); callMarkers.delete(id); }
-    $("call-count").textContent = calls.size;
+    $("call-count").textContent = calls.size + more;
   }
 
   // ------------------------------------------------------------ recommendations
@@ -429,15 +429,47 @@
       renderCall(c);
     } catch (e) { /* gone or not visible */ }
   }
+  // The snapshot is tagged with the stream position it reflects (seq); the stream is
+  // opened from there and replays what came after, every frame numbered (ev.lastEventId).
+  let snapSeq = 0, lastSeq = 0, nextCursor = null, more = 0;
+  const seenSeqs = new Set();
+  function showMore() {
+    const b = $("calls-more");
+    b.hidden = !(more > 0 && nextCursor);
+    b.textContent = T.more.replace("{n}", String(more));
+    $("call-count").textContent = calls.size + more;
+  }
+  async function countMore() {
+    if (!nextCursor) { more = 0; showMore(); return; }
+    try { more = (await getJSON("/board/state?after=" + encodeURIComponent(nextCursor))).more; } catch (e) { /* next time */ }
+    showMore();
+  }
+  async function loadMore() {
+    if (!nextCursor) return;
+    const b = $("calls-more");
+    b.disabled = true;
+    try {
+      const s = await getJSON("/board/state?cursor=" + encodeURIComponent(nextCursor));
+      s.calls.forEach((c) => { if (!calls.has(c.id)) { calls.set(c.id, c); renderCall(c); } });
+      nextCursor = s.next_cursor;
+      await countMore();
+    } catch (e) { toast(String(e), "error"); } finally { b.disabled = false; }
+  }
+  $("calls-more").addEventListener("click", loadMore);
   async function loadSnapshot() {
     const s = await getJSON("/board/state");
     clockSkew = Date.parse(s.now) - Date.now();
+    snapSeq = s.seq;
     teams.clear();
     s.teams.forEach((t) => { teams.set(t.id, t); renderTeam(t); });
     const seen = new Set();
     s.calls.forEach((c) => { seen.add(c.id); calls.set(c.id, c); renderCall(c); });
     [...calls.keys()].filter((id) => !seen.has(id)).forEach(removeCall);
+    nextCursor = s.next_cursor;
+    more = s.total - s.calls.length;
+    showMore();
     refreshRecs();
+    return s.seq;
   }
 
   const handlers = {
@@ -502,16 +534,31 @@
     },
   };
 
-  function connect() {
+  let es = null;
+  function connect(after) {
     const conn = $("conn");
-    const es = new EventSource("/live/events?scope=board");
-    es.onopen = () => {
-      conn.dataset.state = "live";
-      conn.textContent = T.live;
-      loadSnapshot().catch(() => {});
+    if (es) es.close();
+    es = new EventSource("/live/events?scope=board&after=" + after);
+    es.onopen = () => { conn.dataset.state = "live"; conn.textContent = T.live; };
+    es.onerror = () => {
+      conn.dataset.state = "offline";
+      conn.textContent = T.offline;
+      // an answer other than a stream (e.g. 503 while the database restarts) ends
+      // EventSource's own retries: reconnect from the last event we have
+      if (es.readyState === EventSource.CLOSED) setTimeout(() => connect(lastSeq), 2000);
     };
-    es.onerror = () => { conn.dataset.state = "offline"; conn.textContent = T.offline; };
+    es.addEventListener("reset", () => {  // too far behind for a replay: start over
+      loadSnapshot().then((seq) => { lastSeq = seq; connect(seq); }).catch(() => setTimeout(() => connect(lastSeq), 2000));
+    });
     Object.keys(handlers).forEach((name) => es.addEventListener(name, (ev) => {
+      const seq = ev.lastEventId ? +ev.lastEventId : null;
+      if (seq !== null) {
+        if (seenSeqs.has(seq)) return;  // a replay overlapping what we have
+        seenSeqs.add(seq);
+        if (seenSeqs.size > 20000) seenSeqs.delete(seenSeqs.values().next().value);
+        lastSeq = Math.max(lastSeq, seq);
+        document.body.dataset.seq = String(lastSeq);
+      }
       document.body.dataset.events = String(+document.body.dataset.events + 1);
       try { handlers[name](JSON.parse(ev.data)); } catch (e) { console.error(name, e); }
     }));
@@ -525,6 +572,8 @@
     $("clock").textContent = new Date(Date.now() + clockSkew).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }, 1000);
 
-  loadSnapshot().catch(() => {});
-  connect();
+  setInterval(countMore, 30000);  // older calls closed meanwhile: keep "N more" honest
+  loadSnapshot()
+    .then((seq) => { lastSeq = seq; connect(seq); })
+    .catch(() => connect(0));
 })();
