@@ -7,11 +7,8 @@ import asyncio
 import json
 
 import pytest
-from django.test import override_settings
 
-# importing the application starts each server process's event sweeper: not here
-with override_settings(HEART_EVENT_SWEEP_SECONDS=0):
-    from heart.web.asgi import application, environ
+from heart.web.asgi import application, environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,3 +100,35 @@ def test_environ_follows_pep_3333():
     assert env["HTTP_X_FORWARDED_FOR"] == "1.1.1.1,2.2.2.2"
     assert env["REMOTE_ADDR"] == "10.0.0.9" and env["wsgi.url_scheme"] == "https"
     assert env["QUERY_STRING"] == "a=1" and env["SERVER_PORT"] == "443"
+
+
+def test_importing_the_application_starts_no_background_threads_the_server_start_does():
+    """Background work (sweeper, listener, scheduler, hold checker) belongs to a serving
+    process: it starts on the ASGI lifespan startup, never on import (a test importing the
+    module used to get a hold-checker thread reaching the database on its own)."""
+    import threading
+
+    import heart.web.asgi as asgi
+
+    names = {t.name for t in threading.enumerate()}
+    assert "heart-hold-checker" not in names
+    assert not asgi._started
+
+    started = []
+    real = asgi.start_background_work
+    asgi.start_background_work = lambda: started.append(True)
+    try:
+        inbox = [{"type": "lifespan.shutdown"}, {"type": "lifespan.startup"}]
+        sent = []
+
+        async def receive():
+            return inbox.pop()
+
+        async def send(message):
+            sent.append(message["type"])
+
+        asyncio.run(application({"type": "lifespan"}, receive, send))
+    finally:
+        asgi.start_background_work = real
+    assert started == [True]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

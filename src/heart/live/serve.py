@@ -48,7 +48,7 @@ def run(*, host: str, port: int, workers: int, console: Console) -> int:
         host=host,
         port=port,
         workers=workers,
-        lifespan="off",
+        lifespan="on",  # HeartApplication starts its background work there
         log_level=os.environ.get("HEART_SERVER_LOG_LEVEL", "warning"),
         timeout_graceful_shutdown=2,
         access_log=False,

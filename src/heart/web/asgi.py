@@ -153,10 +153,27 @@ class HeartApplication:
         self.stream_prefixes = stream_prefixes
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http" or scope["path"].startswith(self.stream_prefixes):
             await self.streams(scope, receive, send)
         else:
             await self.requests(scope, receive, send)
+
+    @staticmethod
+    async def _lifespan(receive, send) -> None:
+        """The server process starts its background work when it starts serving, not
+        when the module is imported (a test or a tool importing this module must not start
+        threads that reach the database)."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                start_background_work()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def _build():
@@ -174,7 +191,16 @@ def _build():
 application = _build()
 
 
-def _start_background_work() -> None:
+_started = False
+
+
+def start_background_work() -> None:
+    """Once per server process: the event sweeper, the cross-process listener, scheduled
+    jobs (SQLite) and the hold checker."""
+    global _started
+    if _started:
+        return
+    _started = True
     from django.conf import settings
 
     from heart.events.bus import start_sweeper
@@ -189,6 +215,3 @@ def _start_background_work() -> None:
     start_in_process_scheduler()  # scheduled jobs on SQLite (PostgreSQL: `heart worker`)
     # calls waiting for a team under a [no_team_free] hold: deadlines checked this often
     start_hold_checker(getattr(settings, "HEART_HOLD_CHECK_SECONDS", 15.0))
-
-
-_start_background_work()
