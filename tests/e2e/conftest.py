@@ -103,7 +103,9 @@ def server(tmp_path_factory, browser):
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    # migrations + the demo's seeding on a fresh PostgreSQL database take ~45 s on a busy
+    # 2-core machine; a server that never answers still fails here
+    deadline = time.monotonic() + 180
     while True:
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:

@@ -113,12 +113,20 @@ call_command("migrate", verbosity=0)
 from heart.accounts.actors import SYSTEM
 from heart.accounts.services import create_api_client, create_user
 from heart.teams.models import Team
+from heart.program_in_force import current_program
+from heart.teams.models import TrainingRecord
 from heart.teams.services import change_status, create_team, start_shift
 now = timezone.now()
+program = current_program()
 for i in range(6):
     team = create_team(name=f"F-{i}")
     members = [(create_user(username=f"f{i}{d}", password="pw-faults-1", role="responder",
                             discipline=d), d) for d in ("clinician", "peer_support", "emt")]
+    # the program's trainings, current: a shift takes only trained people (issue 10)
+    TrainingRecord.objects.bulk_create([
+        TrainingRecord(user=user, training=t.key, completed_on=now.date() - dt.timedelta(days=30),
+                       recorded_at=now, recorded_by_label="faults")
+        for user, d in members for t in program.trainings_for(d)])
     start_shift(team=team, members=members, starts_at=now - dt.timedelta(hours=1),
                 ends_at=now + dt.timedelta(hours=6))
     change_status(team=team, status="available", actor=SYSTEM, now=now)
@@ -181,7 +189,7 @@ class Server:
         self.workers = workers
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 150) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout

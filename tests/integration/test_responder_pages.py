@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM
 from heart.calls.models import Call, Disposition
@@ -24,14 +23,16 @@ def signed_in(user, **kw) -> Client:
 
 
 @pytest.fixture
-def on_call(staffed_team, person):
-    """(responder client, team, call): a team dispatched to a crisis call."""
+def on_call(staffed_team, person, on_duty_now):
+    """(responder client, team, call): a team dispatched to a crisis call received in the
+    team's hours (a fixed instant: with the wall clock the call went to police whenever
+    the suite ran in the evening)."""
     from heart.teams.models import ShiftMember
 
     team = staffed_team("T1")
     call = receive_call(
         call=CallInput(
-            received_at=timezone.now(),
+            received_at=on_duty_now,
             nature="CRISIS",
             lon=DURHAM[0],
             lat=DURHAM[1],
