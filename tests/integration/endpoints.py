@@ -114,6 +114,7 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /board/areas.geojson": VIEW | {RESPONDER},
     "PAGE /live/events": VIEW,  # ?scope=board; ?scope=team: responders, their own team
     "PAGE /responder/": frozenset({RESPONDER}),
+    "PAGE /responder/sw.js": frozenset({RESPONDER}),
     "PAGE /responder/status": frozenset({RESPONDER}),
     "PAGE /responder/backup": frozenset({RESPONDER}),
     "PAGE /responder/clear": frozenset({RESPONDER}),
