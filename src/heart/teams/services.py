@@ -1082,16 +1082,17 @@ def record_positions(
     latest = max(fixes, key=lambda f: f.recorded_at)
     with transaction.atomic():
         # a phone replays fixes it queued offline: a fix already stored (same team, same
-        # device time) is not stored twice
+        # device time, same point) is not stored twice
         seen = set(
             Position.objects.filter(
                 team=team, recorded_at__in=[f.recorded_at for f in fixes]
-            ).values_list("recorded_at", flat=True)
+            ).values_list("recorded_at", "lon", "lat")
         )
-        fresh: dict[dt.datetime, Fix] = {}
+        fresh: dict[tuple, Fix] = {}
         for f in fixes:
-            if f.recorded_at not in seen:
-                fresh.setdefault(f.recorded_at, f)
+            key = (f.recorded_at, f.lon, f.lat)
+            if key not in seen:
+                fresh.setdefault(key, f)
         fixes = list(fresh.values())
         rows = Position.objects.bulk_create(
             [
