@@ -124,6 +124,8 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /care/queue": PEOPLE,
     "PAGE /care/sla": NAV | {ANALYST},
     "PAGE /care/tasks/<int:task_id>": PEOPLE,
+    "PAGE /care/providers": NAV,
+    "PAGE /care/providers/<int:provider_id>": NAV,
     "PAGE /care/people/<int:person_id>": PEOPLE,
     "PAGE /care/people/<int:person_id>/audit": SUP,
     "PAGE /care/people/<int:person_id>/fhir": PEOPLE,
