@@ -135,12 +135,16 @@ def test_offline_tap_is_queued_and_arrives_once(browser, server):
     expect(queue).to_be_visible()
     expect(queue).to_contain_text("Not sent yet")
     expect(queue).to_contain_text("En route")
+    # the phone shows where the crew is, not sent yet, and the next big button from there
+    expect(phone.locator("#status-now")).to_have_text("En route (not sent yet)")
+    expect(phone.locator("#next-btn")).to_have_text("On scene")
+    expect(phone.locator("#next-btn")).to_be_enabled()
     assert [e["kind"] for e in sup.get(f"/api/calls/{call_id}")["timeline"]].count("en_route") == 0
     # a reload without network opens the page from the phone (never the browser's error
     # page) and the queued tap is still there
     phone.reload()
     expect(phone.locator("#queue-state")).to_contain_text("En route")
-    expect(phone.locator("#status-now")).to_have_text("Dispatched")
+    expect(phone.locator("#status-now")).to_have_text("En route (not sent yet)")
 
     # back online: the tap is sent once, the queue empties, the page shows the new status
     with phone.expect_navigation(timeout=15_000):

@@ -327,6 +327,17 @@ def _responder_context(request, **extra) -> dict:
         "call": call,
         "actions": actions,
         "status_labels": dict(Team.Status.choices),
+        # what the phone shows after a tap it could not send yet (the next big button)
+        "phone_plan": {
+            st: {
+                "label": str(label),
+                "primary": (a := selectors.phone_actions(st)).primary,
+                "primaryLabel": str(dict(Team.Status.choices).get(a.primary, ""))
+                if a.primary and a.primary != "clear"
+                else "",
+            }
+            for st, label in Team.Status.choices
+        },
         # another part adds a callback field to calls; until then it may be absent
         "callback": (
             getattr(call, "callback_number", "") or getattr(call, "callback", "") if call else ""

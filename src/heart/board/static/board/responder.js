@@ -106,7 +106,9 @@
           $("status-now").textContent = data.label || data.status;
           root.dataset.status = data.status;
         } else {
-          showError(tap.label + ": " + (data.detail || r.status));
+          // refused (e.g. dispatch moved the team meanwhile): say so, then show the truth
+          sessionStorage.setItem("heart.tapError", tap.label + ": " + (data.detail || r.status));
+          changed = true;
         }
       }
     } finally {
@@ -119,16 +121,45 @@
     }
   }
 
+  // after a tap the phone could not send yet, show where the crew will be and the next
+  // big button from that status (the plan comes from the server's own table)
+  const planEl = $("phone-plan");
+  const plan = planEl ? JSON.parse(planEl.textContent) : {};
+  function showPending(status) {
+    const step = plan[status];
+    if (!step) return;
+    const box = $("queue-state");
+    $("status-now").textContent = step.label + " (" + box.dataset.pending + ")";
+    document.querySelectorAll(".minor-moves").forEach((m) => { m.hidden = true; });
+    const next = $("next-btn");
+    if (!next) return;
+    if (step.primary && step.primary !== "clear") {
+      next.value = step.primary;
+      next.dataset.status = step.primary;
+      next.textContent = step.primaryLabel;
+      next.disabled = false;
+    } else {
+      next.textContent = step.primary === "clear" ? box.dataset.clearOffline : "";
+      next.disabled = true;
+      if (!step.primary) next.closest("#thumb-bar").hidden = true;
+    }
+  }
+
   document.querySelectorAll("form.status-form").forEach((f) => f.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const btn = f.querySelector("button[name=status]");
+    if (btn.disabled) return;
     const q = load(QKEY);
     q.push({ key: newKey(), status: btn.value, label: btn.textContent.trim(), at: new Date().toISOString() });
     save(QKEY, q);
     btn.disabled = true;
     render();
-    flush();
+    flush().then(() => { if (load(QKEY).length) showPending(btn.value); });
   }));
+  const earlier = sessionStorage.getItem("heart.tapError");
+  if (earlier) { sessionStorage.removeItem("heart.tapError"); showError(earlier); }
+  const queued = load(QKEY);
+  if (queued.length) showPending(queued[queued.length - 1].status);
   window.addEventListener("online", () => { render(); flush(); flushFixes(); });
   window.addEventListener("offline", render);
   setInterval(() => { flush(); }, 15000);
