@@ -211,3 +211,26 @@ def test_a_replayed_gps_batch_is_stored_once(program, staffed_team, person, on_d
     record_positions(team=team, fixes=fixes, actor=SYSTEM, now=on_duty_now)
     record_positions(team=team, fixes=fixes + fixes[:1], actor=SYSTEM, now=on_duty_now)
     assert Position.objects.filter(team=team).count() == 3
+
+
+def test_the_phone_shows_safety_notes_repeat_flag_and_callback(
+    program, staffed_team, person, on_duty_now, monkeypatch
+):
+    now = timezone.now()
+    earlier = now - dt.timedelta(days=3)
+    t1, _, _ = on_call(current_program(), staffed_team, person, earlier, address="44 Oak St")
+    change_status(team=t1, status="on_scene", actor=SYSTEM, now=earlier)
+    request_backup(team=t1, actor=SYSTEM, note="dog bit a crew member", now=earlier)
+    team, call, user = on_call(current_program(), staffed_team, person, now, address="44 Oak St")
+    c = Client()
+    c.force_login(user)
+    html = c.get("/responder/").content.decode()
+    assert 'id="safety"' in html and "dog bit a crew member" in html and "same address" in html
+    assert 'id="repeat-flag"' in html and "calls in" in html
+    assert "none given" in html  # until calls carry a callback number
+    # once calls have the field (another part adds it), the phone offers to dial it
+    from heart.calls.models import Call
+
+    monkeypatch.setattr(Call, "callback_number", "919-555-0123", raising=False)
+    html = c.get("/responder/").content.decode()
+    assert '<a href="tel:919-555-0123">919-555-0123</a>' in html

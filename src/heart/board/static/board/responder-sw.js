@@ -1,6 +1,7 @@
 /* The responder phone's service worker (served as /responder/sw.js, scope /responder/).
    - GET of the responder page and of static files: network first, the last good copy
      when offline, so a reload without network still opens the page;
+   - signed out (the page redirects to sign-in): the kept copy is deleted;
    - a form post made without network (the page's script queues taps itself; this is
      for a post made before the script ran): a short page saying nothing was sent,
      never the browser's error page. */
@@ -32,6 +33,11 @@ self.addEventListener("fetch", (event) => {
   if (!page && !url.pathname.startsWith("/static/")) return;
   event.respondWith(
     fetch(req).then((resp) => {
+      if (page && resp.redirected && !new URL(resp.url).pathname.startsWith("/responder/")) {
+        // signed out (sent to the sign-in page): forget the kept copy of the call
+        caches.delete(CACHE);
+        return resp;
+      }
       if (resp.ok && resp.type === "basic") {
         const copy = resp.clone();
         caches.open(CACHE).then((c) => c.put(page ? "/responder/" : req, copy));
