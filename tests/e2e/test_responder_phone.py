@@ -18,6 +18,8 @@ from tests.e2e.test_public_site import WCAG, _axe
 TEAM = "HEART 4"
 CREW = "heart4-clinician"
 W, H = 390, 844
+START = (35.9551, -78.9301)  # the crew's phone, near HEART 4's station
+MOVED = (35.9558, -78.9292)  # where it is when the network is gone
 
 
 def _call_for(base: str, token: str, **extra) -> int:
@@ -93,7 +95,12 @@ def test_offline_tap_is_queued_and_arrives_once(browser, server):
     assert r.status == 200, r.text()
 
     ctx = browser.new_context(
-        viewport={"width": W, "height": H}, is_mobile=True, has_touch=True, bypass_csp=True
+        viewport={"width": W, "height": H},
+        is_mobile=True,
+        has_touch=True,
+        bypass_csp=True,
+        geolocation={"latitude": START[0], "longitude": START[1]},
+        permissions=["geolocation"],
     )
     phone = ctx.new_page()
     errors: list[str] = []
@@ -140,6 +147,12 @@ def test_offline_tap_is_queued_and_arrives_once(browser, server):
     expect(phone.locator("#next-btn")).to_have_text("On scene")
     expect(phone.locator("#next-btn")).to_be_enabled()
     assert [e["kind"] for e in sup.get(f"/api/calls/{call_id}")["timeline"]].count("en_route") == 0
+    # a GPS fix made offline waits on the phone too
+    ctx.set_geolocation({"latitude": MOVED[0], "longitude": MOVED[1]})
+    fkey = f"heart.fixes.{team_id}"
+    phone.wait_for_function(
+        f"JSON.parse(localStorage.getItem('{fkey}') || '[]').some(f => f.lat === {MOVED[0]})"
+    )
     # a reload without network opens the page from the phone (never the browser's error
     # page) and the queued tap is still there
     phone.reload()
@@ -156,6 +169,13 @@ def test_offline_tap_is_queued_and_arrives_once(browser, server):
     assert phone.evaluate(f"JSON.parse(localStorage.getItem('{key}') || '[]').length") == 0
     kinds = [e["kind"] for e in sup.get(f"/api/calls/{call_id}")["timeline"]]
     assert kinds.count("en_route") == 1, kinds
+    # and the offline GPS fix reaches the server (the team's last position)
+    phone.wait_for_function(
+        f"JSON.parse(localStorage.getItem('{fkey}') || '[]').every(f => f.lat !== {MOVED[0]})",
+        timeout=15_000,
+    )
+    team = next(t for t in sup.get("/api/teams?limit=100")["items"] if t["id"] == team_id)
+    assert (team["lat"], team["lon"]) == MOVED, team
 
     # a tap delivered twice (the phone lost the first answer): applied once, same answer
     answers = phone.evaluate(

@@ -202,4 +202,5 @@
     save(FKEY, fixes.slice(-1000));  // the newest 1000 fixes at most
   }, () => {}, { enableHighAccuracy: true, maximumAge: 5000 });
   setInterval(flushFixes, 10000);
+  flushFixes();  // fixes kept from before a reload
 })();
