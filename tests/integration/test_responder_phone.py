@@ -234,3 +234,26 @@ def test_the_phone_shows_safety_notes_repeat_flag_and_callback(
     monkeypatch.setattr(Call, "callback_number", "919-555-0123", raising=False)
     html = c.get("/responder/").content.decode()
     assert '<a href="tel:919-555-0123">919-555-0123</a>' in html
+
+
+def test_the_api_takes_an_idempotency_key_header(program, staffed_team, person, on_duty_now):
+    import json
+
+    team, _, user = on_call(current_program(), staffed_team, person, timezone.now())
+    c = Client()
+    c.force_login(user)
+
+    def post(key):
+        return c.post(
+            f"/api/teams/{team.pk}/status",
+            data=json.dumps({"status": "en_route"}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+
+    first, again = post("api-tap-1"), post("api-tap-1")
+    assert first.status_code == again.status_code == 200
+    assert first.json()["status"] == again.json()["status"] == "en_route"
+    assert status_rows(team) == ["en_route"]
+    bad = post("x" * 65)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "idempotency_key"
