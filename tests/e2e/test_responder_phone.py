@@ -217,3 +217,36 @@ def test_offline_tap_is_queued_and_arrives_once(browser, server):
     assert errors == [], errors
     ctx.close()
     sup.ctx.close()
+
+
+def test_a_queued_tap_refused_on_replay_is_said_and_the_real_status_shown(browser, server):
+    """Offline, the crew taps En route; meanwhile dispatch stands the team down. Back
+    online the replay is refused (409): the phone says why and shows the real status."""
+    from playwright.sync_api import expect
+
+    base, token = server["base"], server["token"]
+    call_id = _call_for(base, token, lon=-78.8705, lat=35.9855)
+    sup = Supervisor(browser, base)
+    team_id = sup.team_id("HEART 2")
+    assert sup.post(f"/api/calls/{call_id}/assign", {"team_id": team_id}).status == 200
+    ctx = browser.new_context(viewport={"width": W, "height": H}, is_mobile=True)
+    phone = ctx.new_page()
+    login(phone, base, "heart2-clinician")
+    phone.goto(base + "/responder/")
+    expect(phone.locator("#next-btn")).to_have_text("En route")
+    ctx.set_offline(True)
+    phone.click("#next-btn")
+    expect(phone.locator("#queue-state")).to_contain_text("Not sent yet")
+    r = sup.post(f"/api/teams/{team_id}/status", {"status": "available", "note": "stood down"})
+    assert r.status == 200, r.text()
+    with phone.expect_navigation(timeout=15_000):
+        ctx.set_offline(False)
+        phone.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(phone.locator("#tap-error")).to_contain_text("En route")
+    expect(phone.locator("#tap-error")).to_contain_text("cannot become en_route")
+    expect(phone.locator("#status-now")).to_have_text("Available")
+    expect(phone.locator("#queue-state")).to_be_hidden()
+    kinds = [e["kind"] for e in sup.get(f"/api/calls/{call_id}")["timeline"]]
+    assert "en_route" not in kinds, kinds
+    ctx.close()
+    sup.ctx.close()
