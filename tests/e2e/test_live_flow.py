@@ -158,7 +158,9 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert "42 W Cellular" in phone.inner_text("#address")
     assert "no weapons seen" in phone.inner_text("#assignment")
     for status in ("en_route", "on_scene"):
-        phone.click(f"button[data-status={status}]")
+        # the page's script sends the tap and reloads with the new status's buttons
+        with phone.expect_navigation():
+            phone.click(f"#next-btn[data-status={status}]")
         phone.wait_for_load_state("networkidle")
         # the board's own card for HEART 1 shows the new status (pushed, no reload)
         expect(board.locator(".team", has_text="HEART 1")).to_have_attribute(
@@ -183,7 +185,7 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     # 5. bad disposition input: a clear message naming the field, nothing changed
     phone.check("input[name=outcome][value=transported]")
     phone.click("#clear button[type=submit]")
-    assert "destination" in phone.inner_text("#error")
+    assert "destination" in phone.inner_text("#err-destination")  # beside its field
     assert f"#{call_id}" in phone.inner_text("#assignment")
 
     # 6. the call clears with a disposition and leaves the board

@@ -114,6 +114,7 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /board/areas.geojson": VIEW | {RESPONDER},
     "PAGE /live/events": VIEW,  # ?scope=board; ?scope=team: responders, their own team
     "PAGE /responder/": frozenset({RESPONDER}),
+    "PAGE /responder/sw.js": frozenset({RESPONDER}),
     "PAGE /responder/status": frozenset({RESPONDER}),
     "PAGE /responder/backup": frozenset({RESPONDER}),
     "PAGE /responder/clear": frozenset({RESPONDER}),
@@ -123,6 +124,8 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /care/queue": PEOPLE,
     "PAGE /care/sla": NAV | {ANALYST},
     "PAGE /care/tasks/<int:task_id>": PEOPLE,
+    "PAGE /care/providers": NAV,
+    "PAGE /care/providers/<int:provider_id>": NAV,
     "PAGE /care/people/<int:person_id>": PEOPLE,
     "PAGE /care/people/<int:person_id>/audit": SUP,
     "PAGE /care/people/<int:person_id>/fhir": PEOPLE,

@@ -90,6 +90,8 @@ ROWS = [
     ("person page", "get", "/care/people/{person}", None, True),
     ("audit page", "get", "/care/people/{person}/audit", None, True),
     ("fhir download", "get", "/care/people/{person}/fhir", None, True),
+    ("provider directory", "get", "/care/providers", None, False),
+    ("provider page", "get", "/care/providers/{provider}", None, False),
 ]
 
 

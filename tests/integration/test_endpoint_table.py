@@ -40,6 +40,7 @@ EXTRA = [
     ("get", "/board/areas.geojson", None),
     ("get", "/live/events?scope=board", None),
     ("get", "/responder/", None),
+    ("get", "/responder/sw.js", None),
     ("post", "/responder/status", {"status": "en_route"}),
     ("post", "/responder/backup", {"note": ""}),
     ("post", "/responder/clear", {"outcome": "refused"}),

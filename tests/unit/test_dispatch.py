@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from heart.domain.dispatch import (
+    CANCELS,
+    NEXT_STATUS,
     TRANSITIONS,
     TransitionError,
     UnitSnapshot,
@@ -72,6 +74,19 @@ def test_every_state_has_a_row_and_a_way_back_to_available():
 )
 def test_allowed_transitions(cur, new):
     assert check_transition(cur, new) == UnitState(new)
+
+
+def test_next_status_is_an_allowed_move_and_cancels_go_back_to_available():
+    for state, nxt in NEXT_STATUS.items():
+        assert nxt is None or nxt in TRANSITIONS[state], state
+    for cur, new in CANCELS:
+        assert new in TRANSITIONS[cur] and new is UnitState.AVAILABLE
+
+
+@pytest.mark.parametrize("cur", ["dispatched", "en_route", "on_scene", "transporting", "clearing"])
+def test_no_out_of_service_while_on_a_call(cur):
+    with pytest.raises(TransitionError, match="cannot become out_of_service"):
+        check_transition(cur, "out_of_service")
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 from functools import lru_cache
 
+from django.db.models import Q
 from django.utils import timezone
 from shapely.geometry import mapping
 
 from heart.apikit import after_cursor, keyset_page
 from heart.calls.models import Call, TimelineEvent
-from heart.domain.dispatch import TRANSITIONS, UnitState
+from heart.domain.care import normalize_address
+from heart.domain.dispatch import CANCELS, NEXT_STATUS, TRANSITIONS, UnitState
+from heart.domain.geo import haversine_km
 from heart.live.store import current_seq
 from heart.program_in_force import current_program
 from heart.teams.models import Assignment, RouteOverride, Team
@@ -160,11 +165,100 @@ def program_areas() -> dict:
 
 def next_statuses(status: str) -> list[str]:
     """Buttons for a responder: the transitions the table allows, minus those that
-    need another path (dispatch = a dispatcher's assignment; clearing -> available =
-    the disposition form)."""
+    need another path (dispatch = a dispatcher's assignment; clearing = the one
+    clearing flow with the disposition form)."""
     cur = UnitState(status)
-    allowed = TRANSITIONS[cur] - {UnitState.DISPATCHED}
+    allowed = TRANSITIONS[cur] - {UnitState.DISPATCHED, UnitState.CLEARING}
     if cur is UnitState.CLEARING:
         allowed -= {UnitState.AVAILABLE}
     order = list(UnitState)
     return [s.value for s in sorted(allowed, key=order.index)]
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneActions:
+    """What the phone offers in a status: ``primary`` is the one big next move (a
+    status, or "clear" for the clearing flow), ``others`` smaller moves, ``cancel`` the
+    small confirmed way back to available, ``off_duty`` out of service (only when free)."""
+
+    primary: str | None
+    others: tuple[str, ...]
+    cancel: str | None
+    off_duty: str | None
+
+
+def phone_actions(status: str) -> PhoneActions:
+    cur = UnitState(status)
+    allowed = set(next_statuses(status))
+    nxt = NEXT_STATUS[cur]
+    primary = None
+    if nxt is UnitState.CLEARING or cur is UnitState.CLEARING:
+        primary = "clear"
+    elif nxt is not None and nxt.value in allowed:
+        primary = nxt.value
+    cancel = (
+        UnitState.AVAILABLE.value
+        if (cur, UnitState.AVAILABLE) in CANCELS and "available" in allowed
+        else None
+    )
+    off_duty = UnitState.OUT_OF_SERVICE.value if "out_of_service" in allowed else None
+    others = tuple(s for s in next_statuses(status) if s not in (primary, cancel, off_duty))
+    return PhoneActions(primary, others, cancel, off_duty)
+
+
+SAFETY_RADIUS_M = 150.0
+SAFETY_WINDOW_DAYS = 365
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyNote:
+    """An earlier police backup request at this call's address or near its point."""
+
+    call_id: int
+    at: dt.datetime
+    why: str  # "same address" | "within 120 m"
+    text: str  # the request's own words (who asked, the crew's note)
+
+
+def safety_notes(call: Call, *, now: dt.datetime | None = None, limit: int = 5) -> list[SafetyNote]:
+    """Earlier backup requests (calls made by "request police backup") at the same
+    address or within SAFETY_RADIUS_M of the call's point, newest first, with the
+    reason each one is shown. The call's own backup requests are left out."""
+    now = now or timezone.now()
+    start = now - dt.timedelta(days=SAFETY_WINDOW_DAYS)
+    qs = (
+        Call.objects.filter(source=BACKUP_SOURCE, received_at__gte=start, received_at__lte=now)
+        .exclude(parent_id=call.pk)
+        .exclude(pk=call.pk)
+    )
+    key = normalize_address(call.address)
+    near = Q()
+    if key:
+        first = call.address.strip().split()[0]
+        near |= Q(address__istartswith=first)
+    if call.lat is not None and call.lon is not None:
+        dlat = SAFETY_RADIUS_M / 111_320.0
+        dlon = dlat / max(0.1, math.cos(math.radians(call.lat)))
+        near |= Q(
+            lat__gte=call.lat - dlat,
+            lat__lte=call.lat + dlat,
+            lon__gte=call.lon - dlon,
+            lon__lte=call.lon + dlon,
+        )
+    if not near:
+        return []
+    notes = []
+    for b in qs.filter(near).order_by("-received_at")[:200]:
+        if key and normalize_address(b.address) == key:
+            why = "same address"
+        elif b.lat is not None and call.lat is not None:
+            d = 1000.0 * haversine_km(call.lon, call.lat, b.lon, b.lat)
+            if d > SAFETY_RADIUS_M:
+                continue
+            why = f"within {max(10, round(d / 10) * 10):.0f} m"
+        else:
+            continue
+        notes.append(SafetyNote(b.pk, b.received_at, why, b.narrative[:300]))
+        if len(notes) >= limit:
+            break
+    return notes

@@ -9,6 +9,7 @@ urlpatterns = [
     path("board/areas.geojson", views.areas, name="board-areas"),
     path("live/events", views.stream, name="live-events"),
     path("responder/", views.responder, name="responder"),
+    path("responder/sw.js", views.responder_worker, name="responder-worker"),
     path("responder/status", views.responder_status, name="responder-status"),
     path("responder/backup", views.responder_backup, name="responder-backup"),
     path("responder/clear", views.responder_clear, name="responder-clear"),

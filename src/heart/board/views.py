@@ -31,6 +31,7 @@ from heart.intake.services import record_ccd_outcome
 from heart.live.hub import frame, hub
 from heart.live.store import replay
 from heart.program_in_force import current_program
+from heart.teams.models import Team
 from heart.teams.selectors import latest_overrides, team_for_user
 from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
 
@@ -311,10 +312,43 @@ def _responder_context(request, **extra) -> dict:
         o = latest_overrides(call_ids=[call.pk]).get(call.pk)
         if o is not None and o.team_id == team.pk and o.route == call.route:
             override = o
+    from django.conf import settings
+
+    actions = selectors.phone_actions(team.status) if team else None
+    repeat = safety = None
+    if call is not None:
+        from heart.care.selectors import repeat_for_call
+
+        repeat = repeat_for_call(call)
+        safety = selectors.safety_notes(call)
+    disposition_form = extra.pop("disposition_form", None) or DispositionForm()
     return {
         "team": team,
         "call": call,
-        "next_statuses": selectors.next_statuses(team.status) if team else [],
+        "actions": actions,
+        "status_labels": dict(Team.Status.choices),
+        # what the phone shows after a tap it could not send yet (the next big button)
+        "phone_plan": {
+            st: {
+                "label": str(label),
+                "primary": (a := selectors.phone_actions(st)).primary,
+                "primaryLabel": str(dict(Team.Status.choices).get(a.primary, ""))
+                if a.primary and a.primary != "clear"
+                else "",
+            }
+            for st, label in Team.Status.choices
+        },
+        # another part adds a callback field to calls; until then it may be absent
+        "callback": (
+            getattr(call, "callback_number", "") or getattr(call, "callback", "") if call else ""
+        ),
+        "repeat": repeat,
+        "safety": safety,
+        "map_config": {
+            "tiles": getattr(settings, "HEART_MAP_TILES", ""),
+            "teamLat": team.lat if team else None,
+            "teamLon": team.lon if team else None,
+        },
         "can_clear": bool(
             team and call and team.status in ("on_scene", "transporting", "clearing")
         ),
@@ -323,7 +357,7 @@ def _responder_context(request, **extra) -> dict:
         # weapon, or dispatch sent it anyway): warn, and show a dispatcher's override
         "rerouted": rerouted,
         "override": override,
-        "disposition_form": extra.pop("disposition_form", None) or DispositionForm(),
+        "disposition_form": disposition_form,
         "error": extra.pop("error", None),
         "message": extra.pop("message", None),
         "now": timezone.now(),
@@ -335,6 +369,23 @@ def _responder_context(request, **extra) -> dict:
 def responder(request):
     _need(request, "respond")
     return render(request, "board/responder.html", _responder_context(request))
+
+
+@login_required
+@require_GET
+def responder_worker(request):
+    """The phone's service worker, served under /responder/ so its scope covers the
+    page (a static file's scope would be /static/)."""
+    from django.contrib.staticfiles import finders
+
+    _need(request, "respond")
+    path = finders.find("board/responder-sw.js")
+    with open(path, encoding="utf-8") as fh:
+        body = fh.read()
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/responder/"
+    return response
 
 
 def _responder_team(request):
@@ -354,19 +405,44 @@ def _fail(request, exc: ServiceError, **extra):
     )
 
 
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @login_required
 @require_POST
 def responder_status(request):
-    team = _responder_team(request)
+    """A status tap. The phone's script posts it with its own ``idempotency_key`` and
+    ``Accept: application/json`` (a tap queued offline is replayed with the same key and
+    answered with the same result); without the script it is a plain form post."""
+    wants_json = _wants_json(request)
+    if wants_json and not request.user.has_perm("accounts.respond"):
+        return _json_error(403, "you may not change a team's status", "")
+    team = team_for_user(user=request.user) if wants_json else _responder_team(request)
+    if team is None:
+        return _json_error(403, "you are not on shift with a team", "team")
     form = StatusForm(request.POST)
     if not form.is_valid():
-        return _fail(request, _invalid("status", form))
+        exc = _invalid("status", form)
+        return _json_error(422, exc.message, exc.path) if wants_json else _fail(request, exc)
     try:
-        change_status(
-            team=team, status=form.cleaned_data["status"], actor=Actor.for_user(request.user)
+        t = change_status(
+            team=team,
+            status=form.cleaned_data["status"],
+            actor=Actor.for_user(request.user),
+            idempotency_key=form.cleaned_data["idempotency_key"] or None,
         )
     except ServiceError as exc:
-        return _fail(request, exc)
+        return _json_error(exc.status, exc.message, exc.path) if wants_json else _fail(request, exc)
+    if wants_json:
+        return JsonResponse(
+            {
+                "team_id": t.pk,
+                "status": t.status,
+                "label": str(Team.Status(t.status).label),
+                "replayed": bool(getattr(t, "replayed", False)),
+            }
+        )
     return redirect("responder")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
@@ -21,6 +21,7 @@ from heart.calls.models import Call, Disposition
 from heart.care.access import (
     can_see_people,
     log_access,
+    require_follow_up,
     require_see_people,
     require_supervise_people,
 )
@@ -85,6 +86,7 @@ def queue_page(
     page = min(max(1, page), pages)
     rows = list(
         base.order_by("due_at", "id")
+        .annotate(n_attempts=Count("attempts"), last_contact=Max("attempts__at"))
         .select_related("encounter__person", "encounter__call", "taken_by")
         .only(
             "id",
@@ -139,6 +141,20 @@ def task_for(*, task_id: int, actor: Actor, ip: str | None = None, what: str = "
 def active_providers(*, service: str = "") -> list[Provider]:
     """The directory (no personal data), by name; only those offering ``service``."""
     return [p for p in Provider.objects.filter(active=True) if not service or service in p.services]
+
+
+def directory(*, actor: Actor) -> list[Provider]:
+    """The whole directory for the navigators' screen: active first, then inactive."""
+    require_follow_up(actor)
+    return list(Provider.objects.order_by("-active", "name"))
+
+
+def provider(*, actor: Actor, provider_id: int) -> Provider:
+    require_follow_up(actor)
+    p = Provider.objects.filter(pk=provider_id).first()
+    if p is None:
+        raise NotFound(f"provider_id: no provider {provider_id}", path="provider_id")
+    return p
 
 
 # ------------------------------------------------------------------ people

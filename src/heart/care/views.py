@@ -67,40 +67,75 @@ def _post_action(request, action) -> bool:
         return False
 
 
+def _field_action(action, errors: dict, fields: tuple[str, ...]) -> bool:
+    """Run a service call; a refusal goes beside its field (``errors[path]``), or under
+    the form (``errors["form"]``) when it names no field of this form."""
+    try:
+        action()
+        return True
+    except ServiceError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        errors[exc.path if exc.path in fields else "form"] = exc.message
+        return False
+
+
+ATTEMPT_FIELDS = ("channel", "outcome", "note")
+REFERRAL_FIELDS = ("provider_id", "service", "note")
+
+
+def _attempt(task_id, actor, post, ip):
+    outcome = post.get("outcome", "")
+    if not outcome:  # no default: a navigator says what happened
+        raise Invalid("outcome: choose what happened on this attempt", path="outcome")
+    channel = post.get("channel", "")
+    if not channel:
+        raise Invalid("channel: choose how you tried to reach them", path="channel")
+    return services.log_attempt(
+        task_id=task_id,
+        actor=actor,
+        channel=channel,
+        outcome=outcome,
+        note=post.get("note", ""),
+        consent_share=True if post.get("consent_share") == "on" else None,
+        ip=ip,
+    )
+
+
+def _referral(task_id, actor, post, ip):
+    raw = post.get("provider_id", "")
+    if not raw.isdigit():
+        raise Invalid(
+            "provider_id: choose a provider (add one on the provider directory)",
+            path="provider_id",
+        )
+    return services.create_referral(
+        actor=actor,
+        task_id=task_id,
+        provider_id=int(raw),
+        service=post.get("service", ""),
+        note=post.get("note", ""),
+        ip=ip,
+    )
+
+
 @_guard
 def task(request, task_id: int):
     actor, ip = _actor(request), client_ip(request)
     status = 200
+    errors: dict[str, str] = {}
+    op = ""
     if request.method == "POST":
         op = request.POST.get("op", "")
         if op == "take":
             ok = _post_action(request, lambda: services.take_task(task_id=task_id, actor=actor))
         elif op == "attempt":
-            share = request.POST.get("consent_share") == "on"
-            ok = _post_action(
-                request,
-                lambda: services.log_attempt(
-                    task_id=task_id,
-                    actor=actor,
-                    channel=request.POST.get("channel", ""),
-                    outcome=request.POST.get("outcome", ""),
-                    note=request.POST.get("note", ""),
-                    consent_share=True if share else None,
-                    ip=ip,
-                ),
+            ok = _field_action(
+                lambda: _attempt(task_id, actor, request.POST, ip), errors, ATTEMPT_FIELDS
             )
         elif op == "referral":
-            raw = request.POST.get("provider_id", "")
-            ok = _post_action(
-                request,
-                lambda: services.create_referral(
-                    actor=actor,
-                    task_id=task_id,
-                    provider_id=int(raw) if raw.isdigit() else None,
-                    service=request.POST.get("service", ""),
-                    note=request.POST.get("note", ""),
-                    ip=ip,
-                ),
+            ok = _field_action(
+                lambda: _referral(task_id, actor, request.POST, ip), errors, REFERRAL_FIELDS
             )
         else:
             messages.error(request, f"op: unknown action {op!r}")
@@ -116,11 +151,128 @@ def task(request, task_id: int):
         {
             "t": t,
             "now": timezone.now(),
-            "channels": CHANNELS,
+            "channels": [(c, c.replace("_", " ").capitalize()) for c in CHANNELS],
             "outcomes": [(k, v[1]) for k, v in OUTCOMES.items()],
             "providers": selectors.active_providers(),
             "services": SERVICES,
             "mine": t.taken_by_id == request.user.pk,
+            "can_edit_providers": can_merge_people(actor),
+            "op": op,
+            "errors": errors,
+            "posted": request.POST if request.method == "POST" else {},
+        },
+        status=status,
+    )
+
+
+# ------------------------------------------------------------------ provider directory
+
+PROVIDER_FIELDS = ("name", "services", "hours", "address", "phone", "walk_in", "languages")
+
+
+def _provider_input(post) -> dict:
+    return {
+        "name": post.get("name", ""),
+        "services": post.getlist("services"),
+        "hours": post.get("hours", ""),
+        "address": post.get("address", ""),
+        "phone": post.get("phone", ""),
+        "walk_in": post.get("walk_in") == "on",
+        "languages": [x for x in post.get("languages", "").replace(",", " ").split() if x],
+    }
+
+
+def _provider_form_values(p=None, post=None) -> dict:
+    if post is not None:
+        v = _provider_input(post)
+        v["languages"] = post.get("languages", "")
+        return v
+    if p is None:
+        return {"services": [], "languages": "en", "walk_in": False}
+    return {
+        "name": p.name,
+        "services": p.services,
+        "hours": p.hours,
+        "address": p.address,
+        "phone": p.phone,
+        "walk_in": p.walk_in,
+        "languages": ", ".join(p.languages),
+    }
+
+
+@_guard
+def providers(request):
+    """The provider directory: every provider (active first) and a form to add one.
+    Care navigators, supervisors and admins (the people who refer)."""
+    actor = _actor(request)
+    rows = selectors.directory(actor=actor)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        ok = _field_action(
+            lambda: services.create_provider(actor=actor, **_provider_input(request.POST)),
+            errors,
+            PROVIDER_FIELDS,
+        )
+        if ok:
+            messages.success(request, "Provider added.")
+            return redirect("care-providers")
+        status = 422
+    return render(
+        request,
+        "care/providers.html",
+        {
+            "rows": rows,
+            "errors": errors,
+            "v": _provider_form_values(post=request.POST if request.method == "POST" else None),
+            "services": SERVICES,
+        },
+        status=status,
+    )
+
+
+@_guard
+def provider_edit(request, provider_id: int):
+    actor = _actor(request)
+    p = selectors.provider(actor=actor, provider_id=provider_id)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        op = request.POST.get("op", "save")
+        if op in ("deactivate", "activate"):
+            ok = _field_action(
+                lambda: services.set_provider_active(
+                    actor=actor,
+                    provider_id=p.pk,
+                    active=op == "activate",
+                    reason=request.POST.get("reason", ""),
+                ),
+                errors,
+                ("reason",),
+            )
+        elif op == "save":
+            ok = _field_action(
+                lambda: services.update_provider(
+                    actor=actor, provider_id=p.pk, **_provider_input(request.POST)
+                ),
+                errors,
+                PROVIDER_FIELDS,
+            )
+        else:
+            errors["form"] = f"op: unknown action {op!r}"
+            ok = False
+        if ok:
+            messages.success(request, "Saved.")
+            return redirect("care-providers")
+        status = 422
+    return render(
+        request,
+        "care/provider.html",
+        {
+            "p": p,
+            "errors": errors,
+            "v": _provider_form_values(p, request.POST if request.method == "POST" else None),
+            "services": SERVICES,
         },
         status=status,
     )

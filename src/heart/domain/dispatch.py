@@ -35,15 +35,31 @@ class UnitState(StrEnum):
 
 
 S = UnitState
+# A unit on a call (dispatched, en route, on scene, transporting, clearing) never goes
+# out of service in one step: it cancels back to available (dispatched / en route) or
+# clears the call first; only an available unit goes out of service.
 TRANSITIONS: dict[UnitState, frozenset[UnitState]] = {
     S.AVAILABLE: frozenset({S.DISPATCHED, S.OUT_OF_SERVICE}),
-    S.DISPATCHED: frozenset({S.EN_ROUTE, S.ON_SCENE, S.AVAILABLE, S.OUT_OF_SERVICE}),
-    S.EN_ROUTE: frozenset({S.ON_SCENE, S.AVAILABLE, S.OUT_OF_SERVICE}),
+    S.DISPATCHED: frozenset({S.EN_ROUTE, S.ON_SCENE, S.AVAILABLE}),
+    S.EN_ROUTE: frozenset({S.ON_SCENE, S.AVAILABLE}),
     S.ON_SCENE: frozenset({S.TRANSPORTING, S.CLEARING}),
     S.TRANSPORTING: frozenset({S.CLEARING}),
-    S.CLEARING: frozenset({S.AVAILABLE, S.OUT_OF_SERVICE}),
+    S.CLEARING: frozenset({S.AVAILABLE}),
     S.OUT_OF_SERVICE: frozenset({S.AVAILABLE}),
 }
+# The one forward move a crew makes next (the phone's biggest button); the other allowed
+# moves are secondary. "available" from dispatched / en route is a cancel (confirmed on
+# the phone); "clearing" is reached through the one clearing flow (with the disposition).
+NEXT_STATUS: dict[UnitState, UnitState | None] = {
+    S.AVAILABLE: None,  # dispatched only by a dispatcher's assignment
+    S.DISPATCHED: S.EN_ROUTE,
+    S.EN_ROUTE: S.ON_SCENE,
+    S.ON_SCENE: S.CLEARING,
+    S.TRANSPORTING: S.CLEARING,
+    S.CLEARING: S.AVAILABLE,
+    S.OUT_OF_SERVICE: S.AVAILABLE,
+}
+CANCELS = frozenset({(S.DISPATCHED, S.AVAILABLE), (S.EN_ROUTE, S.AVAILABLE)})
 # statuses in which a unit is committed to a call
 BUSY = frozenset({S.DISPATCHED, S.EN_ROUTE, S.ON_SCENE, S.TRANSPORTING, S.CLEARING})
 

@@ -684,10 +684,20 @@ def _status_out(t: Team) -> dict:
 
 @router.post("/teams/{team_id}/status", response={200: TeamStatusOut, **ERRORS}, tags=["teams"])
 def set_status(request, team_id: int, payload: StatusIn):
-    """Change a team's status through the transition table (dispatched: use assign)."""
+    """Change a team's status through the transition table (dispatched: use assign).
+
+    An ``Idempotency-Key`` header (a device's own key for one tap, 1-64 characters) makes
+    a repeated delivery safe: the first changes the status, a replay of the same key
+    answers the same status and changes nothing."""
     team = _team_or_404(team_id)
     actor = _team_actor(request, team)
-    t = change_status(team=team, status=payload.status, actor=actor, note=payload.note)
+    t = change_status(
+        team=team,
+        status=payload.status,
+        actor=actor,
+        note=payload.note,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
     return _status_out(t)
 
 

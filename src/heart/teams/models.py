@@ -290,3 +290,26 @@ class TrainingRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.training} {self.completed_on}"
+
+
+class StatusTap(models.Model):
+    """One status tap made on a responder's phone, by the phone's own idempotency key.
+
+    A phone that was offline replays its queued taps when the network returns; a tap
+    whose key is already here is answered with the stored result and changes nothing
+    (the unique constraint holds even when two replays race).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    status = models.CharField(max_length=20)  # the status the tap asked for (and got)
+    previous = models.CharField(max_length=20)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="teams_statustap_team_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"tap {self.key} {self.previous} -> {self.status}"

@@ -58,6 +58,7 @@ from heart.teams.models import (
     RouteOverride,
     Shift,
     ShiftMember,
+    StatusTap,
     Team,
     TrainingRecord,
     status_writer,
@@ -319,12 +320,23 @@ def remove_training_record(*, record: TrainingRecord, actor: Actor) -> None:
 
 
 def change_status(
-    *, team: Team, status: str, actor: Actor, note: str = "", now: dt.datetime | None = None
+    *,
+    team: Team,
+    status: str,
+    actor: Actor,
+    note: str = "",
+    now: dt.datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> Team:
     """A team's status change along the transition table (Conflict when it forbids it).
 
     "dispatched" is refused here: a team is dispatched only by a dispatcher's
     assignment (:func:`assign_team`), which checks the call and the team first.
+
+    ``idempotency_key`` (a phone's own key for one tap): the first delivery changes the
+    status and records the key; a replay of the same key changes nothing and answers
+    with the team as it is (``team.replayed`` is True). The same key asking for another
+    status is refused (409).
     """
     if status == S.DISPATCHED:
         raise Invalid(
@@ -332,7 +344,52 @@ def change_status(
             "(POST /api/calls/{id}/assign)",
             path="status",
         )
-    return _write_status(team=team, status=status, actor=actor, note=note, now=now)
+    if idempotency_key is None:
+        return _write_status(team=team, status=status, actor=actor, note=note, now=now)
+    key = idempotency_key.strip()
+    if not key or len(key) > 64 or not key.isprintable():
+        raise Invalid("idempotency_key: 1 to 64 printable characters", path="idempotency_key")
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            # the team's row lock orders two replays of one key: the second sees the first
+            locked = Team.objects.select_for_update().get(pk=team.pk)
+            tap = StatusTap.objects.filter(team=locked, key=key).first()
+            if tap is None:
+                locked = _write_status(team=locked, status=status, actor=actor, note=note, now=now)
+                StatusTap.objects.create(
+                    team=locked,
+                    key=key,
+                    status=locked.status,
+                    previous=getattr(locked, "_previous_status", ""),
+                    at=now,
+                )
+                locked.replayed = False
+                _copy_status(team, locked)
+                return locked
+    except IntegrityError:
+        tap = StatusTap.objects.filter(team=team, key=key).first()
+        if tap is None:
+            raise
+    if tap.status != status:
+        raise Conflict(
+            f"idempotency_key: this tap was already used for {tap.status.replace('_', ' ')}, "
+            f"not {status.replace('_', ' ')}",
+            path="idempotency_key",
+        )
+    fresh = Team.objects.get(pk=team.pk)
+    fresh.replayed = True
+    _copy_status(team, fresh)
+    return fresh
+
+
+def _copy_status(team: Team, fresh: Team) -> None:
+    team.status, team.status_changed_at, team.current_call_id = (
+        fresh.status,
+        fresh.status_changed_at,
+        fresh.current_call_id,
+    )
+    team._loaded_status = fresh.status
 
 
 def _write_status(
@@ -350,6 +407,7 @@ def _write_status(
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         old = UnitState(locked.status)
+        locked._previous_status = old.value
         try:
             new = check_transition(old.value, status)
         except TransitionError as exc:
@@ -1023,6 +1081,19 @@ def record_positions(
         return []
     latest = max(fixes, key=lambda f: f.recorded_at)
     with transaction.atomic():
+        # a phone replays fixes it queued offline: a fix already stored (same team, same
+        # device time, same point) is not stored twice
+        seen = set(
+            Position.objects.filter(
+                team=team, recorded_at__in=[f.recorded_at for f in fixes]
+            ).values_list("recorded_at", "lon", "lat")
+        )
+        fresh: dict[tuple, Fix] = {}
+        for f in fixes:
+            key = (f.recorded_at, f.lon, f.lat)
+            if key not in seen:
+                fresh.setdefault(key, f)
+        fixes = list(fresh.values())
         rows = Position.objects.bulk_create(
             [
                 Position(

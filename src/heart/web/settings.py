@@ -193,6 +193,8 @@ HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted pa
 HEART_EVENT_BACKEND = os.environ.get("HEART_EVENT_BACKEND", "auto")
 # optional map tiles for the board, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
 HEART_MAP_TILES = os.environ.get("HEART_MAP_TILES", "")
+# the live pages' clock, chosen once: "24h" (14:05) or "12h" (2:05 PM); board and phone alike
+HEART_CLOCK = "12h" if os.environ.get("HEART_CLOCK", "24h").lower() == "12h" else "24h"
 
 # care navigation (issue 4): keys of heart.domain.care.CareRules (docs/care.md)
 HEART_CARE: dict = {}  # e.g. {"follow_up_due_hours": 48, "max_failed_attempts": 3}
@@ -253,6 +255,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF],
         "img-src": [SELF, "data:", *_tile_origin(os.environ.get("HEART_MAP_TILES", ""))],
         "connect-src": [SELF],
+        # the responder phone's service worker (/responder/sw.js: offline page + queue)
+        "worker-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

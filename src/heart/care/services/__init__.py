@@ -25,7 +25,9 @@ from heart.care.services.referrals import (
     SERVICE_CODES,
     create_provider,
     create_referral,
+    set_provider_active,
     set_referral_status,
+    update_provider,
 )
 from heart.care.services.tasks import log_attempt, release_task, take_task
 from heart.care.services.validation import parse_date_of_birth
@@ -47,7 +49,9 @@ __all__ = [
     "record_encounter_from_disposition",
     "release_task",
     "rules",
+    "set_provider_active",
     "set_referral_status",
+    "update_provider",
     "take_task",
     "unmerge_people",
     "update_person",

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from heart.accounts.actors import Actor
+from heart.accounts.services import audit
 from heart.care.access import log_access, require_follow_up
 from heart.care.models import (
     SERVICES,
@@ -43,6 +44,32 @@ def _services(values, *, path: str = "services") -> list[str]:
     return out
 
 
+def _provider_fields(
+    *,
+    services: list[str],
+    hours: str,
+    address: str,
+    phone: str,
+    walk_in: bool,
+    languages: list[str] | None,
+) -> dict:
+    return {
+        "services": _services(services),
+        "hours": clean_text(hours, path="hours", max_len=300),
+        "address": clean_text(address, path="address", max_len=300),
+        "phone": clean_phone(phone),
+        "walk_in": bool(walk_in),
+        "languages": clean_languages(languages or ["en"]),
+    }
+
+
+def _provider_name(name: str) -> str:
+    name = clean_text(name, path="name", max_len=200)
+    if not name:
+        raise Invalid("name: must not be empty", path="name")
+    return name
+
+
 def create_provider(
     *,
     actor: Actor,
@@ -55,21 +82,81 @@ def create_provider(
     languages: list[str] | None = None,
 ) -> Provider:
     require_follow_up(actor)
-    name = clean_text(name, path="name", max_len=200)
-    if not name:
-        raise Invalid("name: must not be empty", path="name")
-    fields = {
-        "services": _services(services),
-        "hours": clean_text(hours, path="hours", max_len=300),
-        "address": clean_text(address, path="address", max_len=300),
-        "phone": clean_phone(phone),
-        "walk_in": bool(walk_in),
-        "languages": clean_languages(languages or ["en"]),
-    }
+    name = _provider_name(name)
+    fields = _provider_fields(
+        services=services,
+        hours=hours,
+        address=address,
+        phone=phone,
+        walk_in=walk_in,
+        languages=languages,
+    )
     with transaction.atomic():
         if Provider.objects.filter(name=name).exists():
             raise Conflict(f"name: a provider called {name!r} exists", path="name")
-        return Provider.objects.create(name=name, **fields)
+        p = Provider.objects.create(name=name, **fields)
+        audit(actor=actor, action="care.provider.create", obj=p, data={"name": name, **fields})
+        return p
+
+
+def update_provider(
+    *,
+    actor: Actor,
+    provider_id: int,
+    name: str,
+    services: list[str],
+    hours: str = "",
+    address: str = "",
+    phone: str = "",
+    walk_in: bool = False,
+    languages: list[str] | None = None,
+) -> Provider:
+    """Change a directory entry (its referrals keep pointing at it); audited with the
+    fields that changed."""
+    require_follow_up(actor)
+    name = _provider_name(name)
+    fields = {
+        "name": name,
+        **_provider_fields(
+            services=services,
+            hours=hours,
+            address=address,
+            phone=phone,
+            walk_in=walk_in,
+            languages=languages,
+        ),
+    }
+    with transaction.atomic():
+        p = get_by_pk(Provider, provider_id, "provider_id", "provider", for_update=True)
+        if Provider.objects.filter(name=name).exclude(pk=p.pk).exists():
+            raise Conflict(f"name: a provider called {name!r} exists", path="name")
+        changed = {k: v for k, v in fields.items() if getattr(p, k) != v}
+        if changed:
+            for k, v in changed.items():
+                setattr(p, k, v)
+            p.save(update_fields=list(changed))
+            audit(actor=actor, action="care.provider.update", obj=p, data=changed)
+        return p
+
+
+def set_provider_active(
+    *, actor: Actor, provider_id: int, active: bool, reason: str = ""
+) -> Provider:
+    """Deactivate (no new referrals; existing ones stay) or reactivate a provider."""
+    require_follow_up(actor)
+    reason = clean_text(reason, path="reason", max_len=300)
+    with transaction.atomic():
+        p = get_by_pk(Provider, provider_id, "provider_id", "provider", for_update=True)
+        if p.active != active:
+            p.active = active
+            p.save(update_fields=["active"])
+            audit(
+                actor=actor,
+                action="care.provider." + ("activate" if active else "deactivate"),
+                obj=p,
+                data={"reason": reason} if reason else {},
+            )
+        return p
 
 
 def create_referral(

@@ -569,7 +569,7 @@
       const li = document.getElementById("call-" + c.id);
       if (li) updateTimer(li, c);
     }
-    $("clock").textContent = new Date(Date.now() + clockSkew).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    $("clock").textContent = window.heartClock(Date.now() + clockSkew, true);
   }, 1000);
 
   setInterval(countMore, 30000);  // older calls closed meanwhile: keep "N more" honest
