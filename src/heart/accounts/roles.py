@@ -39,7 +39,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     CARE_NAVIGATOR: frozenset({"follow_up"}),
     SUPERVISOR: _RUNS_THE_OPERATION,
     ANALYST: frozenset({"view_reports"}),
-    ADMIN: _RUNS_THE_OPERATION,
+    # only admins look after the links to other systems (the CAD write-back)
+    ADMIN: _RUNS_THE_OPERATION | {"manage_integrations"},
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 

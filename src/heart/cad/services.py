@@ -1,0 +1,86 @@
+"""Writes of the CAD write-back: the outbox row (inside the change's own transaction),
+and an admin's replay or discard of a dead letter (audited).
+
+Why the outbox is written by an ``on_store`` hook and not by a subscriber: subscribers
+(heart.events.bus.subscribe) run AFTER the commit, each in its own transaction, retried
+until done. An outbox written there would be complete in the end, but not in order: if
+the handler for event 5 of a call fails once and the one for event 6 succeeds, the CAD
+would get 6 before 5. The hook runs inside ``emit()``, in the transaction of the status
+change (or disposition, backup request, override) itself, right after the Event row:
+the outbox row commits with the change or not at all, and its id follows the order of
+the commits that matter (a call's changes are serialised by the call's and team's row
+locks in heart.teams.services).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from heart.accounts.actors import Actor
+from heart.accounts.services import audit
+from heart.cad import config, messages
+from heart.cad.models import OutboxMessage
+from heart.errors import Conflict
+from heart.events.models import Event
+
+# every status change, disposition (call closed), backup request and route override
+EVENT_NAMES = frozenset(messages.KINDS)
+
+
+def write_outbox(event: Event) -> OutboxMessage | None:
+    """The outbox row for one stored event (run by the bus inside the emitting
+    transaction). Idempotent: one row per event."""
+    if event.name not in messages.KINDS or not config.enabled():
+        return None
+    cfg = config.cad()
+    msg = OutboxMessage(
+        event=event,
+        stream=messages.stream_of(event),
+        kind=messages.KINDS[event.name],
+        format=cfg["format"],
+        next_attempt_at=timezone.now(),
+        body={},
+    )
+    f = messages.facts(event)
+    key = str(msg.key)
+    if cfg["format"] == "eido":
+        msg.body = messages.eido_body(f, key=key, agency=cfg["agency"])
+    else:
+        msg.body = messages.webhook_body(f, key=key)
+    with transaction.atomic(savepoint=False):
+        if OutboxMessage.objects.filter(event=event).exists():
+            return None
+        msg.save()
+    return msg
+
+
+def replay(*, message: OutboxMessage, actor: Actor) -> OutboxMessage:
+    """Send a dead letter again (same idempotency key, same body), attempts from zero;
+    the messages of its call that waited behind it follow once it is acknowledged."""
+    with transaction.atomic():
+        m = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        if m.state != OutboxMessage.State.DEAD:
+            raise Conflict(
+                f"message: #{m.pk} is {m.get_state_display().lower()}, not a dead letter"
+            )
+        m.state, m.attempts, m.next_attempt_at = OutboxMessage.State.PENDING, 0, timezone.now()
+        m.dead_at = None
+        m.save(update_fields=["state", "attempts", "next_attempt_at", "dead_at"])
+        audit(actor=actor, action="cad.replay", obj=m, data={"kind": m.kind, "stream": m.stream})
+    return m
+
+
+def discard(*, message: OutboxMessage, actor: Actor) -> OutboxMessage:
+    """Give a dead letter up for good (the CAD was updated by hand): the messages of its
+    call that waited behind it go on."""
+    with transaction.atomic():
+        m = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        if m.state != OutboxMessage.State.DEAD:
+            raise Conflict(
+                f"message: #{m.pk} is {m.get_state_display().lower()}, not a dead letter"
+            )
+        m.state = OutboxMessage.State.DISCARDED
+        m.save(update_fields=["state"])
+        audit(actor=actor, action="cad.discard", obj=m, data={"kind": m.kind, "stream": m.stream})
+    return m
