@@ -48,6 +48,7 @@ class FakeCad:
         self.bad_signatures = 0
         self.answers = {"503": 0, "late": 0, "drop": 0, "400": 0, "200": 0}
         self.received = threading.Event()
+        self.in_flight = 0  # requests being answered now
         cad = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +67,15 @@ class FakeCad:
                     self.headers.get("X-Heart-Signature", ""),
                     now=time.time(),
                 )
+                with cad.lock:
+                    cad.in_flight += 1
+                try:
+                    self._answer(raw, key, stream, ok)
+                finally:
+                    with cad.lock:
+                        cad.in_flight -= 1
+
+            def _answer(self, raw, key, stream, ok):
                 if cad.delay:
                     time.sleep(cad.delay)
                 with cad.lock:
