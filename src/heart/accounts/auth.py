@@ -24,6 +24,7 @@ _WHAT = {
     "view_reports": "see reports",
     "post_avl": "post GPS positions",
     "manage_integrations": "look after the CAD write-back",
+    "manage_users": "manage sign-ins and roles",
 }
 
 

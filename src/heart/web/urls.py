@@ -40,3 +40,5 @@ urlpatterns = [
     *i18n_patterns(path("", include("heart.public.urls")), prefix_default_language=False),
     path("", include("heart.board.urls")),
 ]
+
+handler403 = "heart.web.views.forbidden"
