@@ -12,9 +12,7 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from heart.accounts import chain, lockout
-        from heart.accounts.roles import ensure_roles
-
-        from heart.accounts.roles import ADMIN_SITE_PERMISSIONS
+        from heart.accounts.roles import ADMIN_SITE_PERMISSIONS, ensure_roles
 
         # after accounts' own migrate, and again after each app whose models the admin
         # role sees in the admin site (their permissions exist only from then on)

@@ -4,14 +4,32 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_update_any_call'),
+        ("accounts", "0003_update_any_call"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='profile',
-            options={'default_permissions': (), 'permissions': [('intake_call', 'Enter or deliver calls'), ('update_any_call', 'Correct a call delivered by another source (CAD or person)'), ('view_calls', 'See calls, their triage and timeline'), ('dispatch', "Assign teams, change any team's status, pair co-responses"), ('respond', 'Act as a member of a team in the field'), ('ccd_queue', 'Work the crisis call diversion queue'), ('follow_up', 'See follow-up consent and contact details'), ('manage_teams', 'Create teams and shifts'), ('view_reports', 'See aggregate reports'), ('post_avl', 'Post GPS positions'), ('manage_users', 'Create sign-ins, set their role, deactivate them'), ('manage_integrations', "See and replay the CAD write-back's dead letters")]},
+            name="profile",
+            options={
+                "default_permissions": (),
+                "permissions": [
+                    ("intake_call", "Enter or deliver calls"),
+                    (
+                        "update_any_call",
+                        "Correct a call delivered by another source (CAD or person)",
+                    ),
+                    ("view_calls", "See calls, their triage and timeline"),
+                    ("dispatch", "Assign teams, change any team's status, pair co-responses"),
+                    ("respond", "Act as a member of a team in the field"),
+                    ("ccd_queue", "Work the crisis call diversion queue"),
+                    ("follow_up", "See follow-up consent and contact details"),
+                    ("manage_teams", "Create teams and shifts"),
+                    ("view_reports", "See aggregate reports"),
+                    ("post_avl", "Post GPS positions"),
+                    ("manage_users", "Create sign-ins, set their role, deactivate them"),
+                    ("manage_integrations", "See and replay the CAD write-back's dead letters"),
+                ],
+            },
         ),
     ]
