@@ -27,7 +27,9 @@ PAGES: list[tuple[str, list[str]]] = [
     ("/accounts/users", roles_with("manage_users")),
     ("/accounts/security", _SUP),
     ("/plan/", roles_with("view_reports")),
+    ("/board/areas.geojson", roles_with("view_calls", "respond")),
     ("/board/", roles_with("view_calls")),
+    ("/live/events", roles_with("view_calls")),  # ?scope=team: responders, their team
     ("/responder/", roles_with("respond")),
     ("/ccd/", roles_with("ccd_queue")),
     ("/calls/", roles_with("intake_call")),

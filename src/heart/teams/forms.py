@@ -88,3 +88,17 @@ class TrainingRecordForm(forms.Form):
             (t.key, f"{t.label} (renew every {t.renew_every_months} months)")
             for t in program.trainings.values()
         ]
+
+
+class TeamForm(forms.Form):
+    """A team: its name, the program's field unit it serves, and whether it is in use."""
+
+    name = forms.CharField(label=_("Name"), max_length=60)
+    unit_key = forms.ChoiceField(label=_("Serves"))
+    active = forms.BooleanField(label=_("In service (on the board)"), required=False, initial=True)
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit_key"].choices = [
+            (k, u.label) for k, u in program.units.items() if u.kind in ("team", "co_response")
+        ]

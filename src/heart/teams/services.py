@@ -108,6 +108,53 @@ def create_team(*, name: str, actor: Actor = SYSTEM, unit_key: str | None = None
     return team
 
 
+def update_team(
+    *,
+    team: Team,
+    actor: Actor,
+    name: str | None = None,
+    unit_key: str | None = None,
+    active: bool | None = None,
+) -> Team:
+    """Rename a team, move it to another of the program's field units, or retire it
+    (``active=False``: off the board and the recommendation; its history stays). A team
+    on a call is not retired or moved. Audited with what changed."""
+    program = current_program()
+    with transaction.atomic():
+        t = Team.objects.select_for_update().get(pk=team.pk)
+        changes: dict = {}
+        if name is not None:
+            name = name.strip()
+            if not name:
+                raise Invalid("name: must not be empty", path="name")
+            if name != t.name:
+                if Team.objects.filter(name=name).exclude(pk=t.pk).exists():
+                    raise Conflict(f"name: a team called {name!r} exists", path="name")
+                changes["name"] = [t.name, name]
+                t.name = name
+        if unit_key is not None and unit_key != t.unit_key:
+            field_units = [k for k, u in program.units.items() if u.kind in ("team", "co_response")]
+            if unit_key not in field_units:
+                raise Invalid(
+                    f"unit_key: {unit_key!r} is not a field unit of {program.name} "
+                    f"(one of {field_units})",
+                    path="unit_key",
+                )
+            if t.current_call_id is not None:
+                raise Conflict(f"unit_key: {t.name} is on a call; move it after", path="unit_key")
+            changes["unit_key"] = [t.unit_key, unit_key]
+            t.unit_key = unit_key
+        if active is not None and active != t.active:
+            if not active and t.current_call_id is not None:
+                raise Conflict(f"active: {t.name} is on a call; retire it after", path="active")
+            changes["active"] = [t.active, active]
+            t.active = active
+        if changes:
+            t.save(update_fields=["name", "unit_key", "active"])
+            audit(actor=actor, action="team.update", obj=t, data=changes)
+    return t
+
+
 MAX_SHIFT = dt.timedelta(hours=24)
 
 
