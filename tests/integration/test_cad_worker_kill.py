@@ -90,8 +90,61 @@ def test_a_worker_killed_mid_delivery_loses_and_reorders_nothing(postgres_only, 
                 worker.kill()
                 worker.wait(5)
             log.close()
+            _forget_jobs()
         log_text = (tmp_path / "worker.log").read_text()
         assert "Traceback" not in log_text, log_text[-3000:]
         assert_all_in_order(cad, messages)
         # at least once: a message in flight at the kill may have come twice, by its key
         assert len(cad.arrivals) >= len(cad.taken) == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_defers_a_delivery_job_in_its_own_transaction(
+    postgres_only, settings, monkeypatch
+):
+    """The outbox row and a procrastinate job to send it commit together (or neither):
+    delivery starts at once instead of at the next cron time; one job waits at most."""
+    from django.db import connection as conn
+    from django.db import transaction
+    from procrastinate.contrib.django import app
+
+    import heart.jobs
+    from heart.cad.delivery import deliver_due
+
+    # what CadConfig.ready() and heart.jobs.worker do at start-up when HEART_CAD is set
+    settings.HEART_CAD = {"url": "http://127.0.0.1:9/never", "secret": "s"}
+    job = heart.jobs.Job("cad.deliver", "* * * * * */5", deliver_due)
+    monkeypatch.setitem(heart.jobs._jobs, "cad.deliver", job)
+    if "heart.cad.deliver" not in app.tasks:
+        app.task(name="heart.cad.deliver", queue="heart")(lambda timestamp: None)
+
+    def waiting() -> int:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'heart.cad.deliver' "
+                "AND status = 'todo' AND queueing_lock = 'heart.cad.deliver'"
+            )
+            return cur.fetchone()[0]
+
+    class Boom(Exception):
+        pass
+
+    _forget_jobs()
+    c = open_call("crt")
+    t = teams(1)
+    with pytest.raises(Boom), transaction.atomic():
+        status_events([c], 1, t)
+        raise Boom
+    assert OutboxMessage.objects.count() == 0 and waiting() == 0
+    status_events([c], 3, t)
+    assert OutboxMessage.objects.count() == 3 and waiting() == 1
+    _forget_jobs()
+
+
+def _forget_jobs() -> None:
+    """Leave no heart.cad.deliver job behind for another test's in-process worker."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM procrastinate_jobs WHERE task_name = 'heart.cad.deliver' "
+            "AND status <> 'doing'"
+        )

@@ -23,6 +23,7 @@ from heart.cad import config, messages
 from heart.cad.models import OutboxMessage
 from heart.errors import Conflict
 from heart.events.models import Event
+from heart.jobs import nudge
 
 # every status change, disposition (call closed), backup request and route override
 EVENT_NAMES = frozenset(messages.KINDS)
@@ -52,6 +53,9 @@ def write_outbox(event: Event) -> OutboxMessage | None:
         if OutboxMessage.objects.filter(event=event).exists():
             return None
         msg.save()
+        # deliver soon rather than at the next cron time: a procrastinate job deferred in
+        # this same transaction (no job without the change, no change without the job)
+        nudge("cad.deliver")
     return msg
 
 
