@@ -6,7 +6,10 @@
   the same idempotency key twice
 * ``drop_rate``: takes the message and closes the connection without an answer
 * ``refuse``: idempotency keys answered 400 (the CAD refuses the message itself)
-* ``delay``: seconds every request takes (to kill a worker mid-delivery)
+* ``delay``: seconds every request takes before it is looked at
+* ``hold``: seconds between taking a message and answering 200 (``holding`` counts the
+  requests in that gap: kill the worker then, and the CAD has a message the worker
+  never heard acknowledged)
 
 It checks the signature, and keeps every arrival (``arrivals``) and the first body per
 key (``taken``), deduplicating on the Idempotency-Key like a careful CAD would.
@@ -23,6 +26,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from heart.cad.delivery import verify
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (timed out, or was killed): expected here
+        super().handle_error(request, client_address)
+
+
 class FakeCad:
     def __init__(
         self,
@@ -34,12 +46,14 @@ class FakeCad:
         drop_rate=0.0,
         late_seconds=0.5,
         delay=0.0,
+        hold=0.0,
         refuse=(),
     ):
         self.secret = secret
         self.rng = random.Random(seed)
         self.fail_rate, self.late_rate, self.drop_rate = fail_rate, late_rate, drop_rate
-        self.late_seconds, self.delay = late_seconds, delay
+        self.late_seconds, self.delay, self.hold = late_seconds, delay, hold
+        self.holding = 0
         self.refuse = set(refuse)
         self.lock = threading.Lock()
         self.arrivals: list[dict] = []  # every request that got in (key, stream, body)
@@ -99,6 +113,12 @@ class FakeCad:
                 if answer == "late":
                     time.sleep(cad.late_seconds)
                     answer = 200
+                if answer == 200 and cad.hold:
+                    with cad.lock:
+                        cad.holding += 1
+                    time.sleep(cad.hold)
+                    with cad.lock:
+                        cad.holding -= 1
                 if answer == "drop":  # no answer at all: the server just closes
                     self.close_connection = True
                     return
@@ -107,7 +127,7 @@ class FakeCad:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/incidents"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
