@@ -321,11 +321,18 @@ def test_the_page_replays_and_discards(settings, client, person):
         assert "no message 999999" in r.text
 
 
-def test_the_job_is_registered_when_configured(settings):
+def test_the_settings_are_checked(settings):
     from heart.cad import config
 
-    settings.HEART_CAD = {"url": "http://cad.test/x", "cron": "* * * * * */5"}
+    settings.HEART_CAD = {"url": "http://cad.test/x", "secret": "s", "cron": "* * * * * */5"}
     assert config.enabled() and config.cron() == "* * * * * */5"
-    settings.HEART_CAD = {"url": "http://cad.test/x", "format": "xml"}
-    with pytest.raises(ValueError, match="format"):
-        config.cad()
+    for bad, field in [
+        ({"format": "xml"}, "format"),
+        ({"secret": ""}, "secret"),
+        ({"url": "ftp://cad.test/x"}, "url"),
+        ({"timeout": "soon"}, "timeout"),
+        ({"max_attempts": 0}, "max_attempts"),
+    ]:
+        settings.HEART_CAD = {"url": "http://cad.test/x", "secret": "s", **bad}
+        with pytest.raises(ValueError, match=f"HEART_CAD {field}"):
+            config.cad()

@@ -29,6 +29,18 @@ def cad() -> dict:
     merged = {**DEFAULTS, **raw}
     if merged["format"] not in FORMATS:
         raise ValueError(f"HEART_CAD format: {merged['format']!r} is not one of {FORMATS}")
+    url = str(merged.get("url") or "")
+    if url and not url.startswith(("https://", "http://")):
+        raise ValueError(f"HEART_CAD url: {url[:60]!r} is not an http(s) address")
+    if url and not merged.get("secret"):
+        raise ValueError("HEART_CAD secret: needed with a url (the CAD checks the signature)")
+    for key in ("timeout", "backoff_base", "backoff_cap", "max_attempts"):
+        try:
+            ok = float(merged[key]) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"HEART_CAD {key}: must be a positive number")
     return merged
 
 
