@@ -336,3 +336,26 @@ def test_the_settings_are_checked(settings):
         settings.HEART_CAD = {"url": "http://cad.test/x", "secret": "s", **bad}
         with pytest.raises(ValueError, match=f"HEART_CAD {field}"):
             config.cad()
+
+
+def test_a_message_that_cannot_be_built_never_blocks_the_change(
+    settings, monkeypatch, client, person
+):
+    """The status change goes through; its message waits as a dead letter naming the
+    problem, and is built again when an admin replays it."""
+    from heart.cad import messages
+
+    cad_settings(settings, "http://127.0.0.1:9/never")
+    c = open_call("crt")
+    real = messages.facts
+    monkeypatch.setattr(messages, "facts", lambda event: 1 / 0)
+    status_events([c], 1, teams(1))
+    m = OutboxMessage.objects.get()
+    assert m.state == S.DEAD and m.body == {} and "ZeroDivisionError" in m.last_error
+    client.force_login(person(ADMIN))
+    refused = client.post(f"/api/cad/dead-letters/{m.pk}/replay")
+    assert refused.status_code == 409 and "still cannot be built" in refused.json()["detail"]
+    monkeypatch.setattr(messages, "facts", real)
+    ok = client.post(f"/api/cad/dead-letters/{m.pk}/replay")
+    assert ok.status_code == 200 and ok.json()["body"]["type"] == "unit_status"
+    assert ok.json()["body"]["message_id"] == str(m.key)
