@@ -38,3 +38,13 @@ def test_which_answers_are_retried():
     assert retryable(500) and retryable(503) and retryable(408) and retryable(429)
     assert not retryable(400) and not retryable(401) and not retryable(404)
     assert not retryable(422)
+
+
+def test_network_failures_are_said_in_words():
+    import httpx
+
+    from heart.cad.delivery import _in_words
+
+    assert _in_words(httpx.ReadTimeout("x")).startswith("no answer in time")
+    assert _in_words(httpx.ConnectError("x")).startswith("could not connect")
+    assert "closed the connection" in _in_words(httpx.RemoteProtocolError("x"))

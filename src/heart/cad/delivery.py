@@ -93,6 +93,19 @@ def retryable(status: int) -> bool:
     return status >= 500 or status in (408, 429)
 
 
+def _in_words(exc: httpx.HTTPError) -> str:
+    """What went wrong, for the dead-letter page (and the exception's name for support)."""
+    if isinstance(exc, httpx.TimeoutException):
+        words = "no answer in time"
+    elif isinstance(exc, httpx.ConnectError):
+        words = "could not connect to the CAD"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        words = "the CAD closed the connection without an answer"
+    else:
+        words = "the request failed"
+    return f"{words} ({type(exc).__name__})"
+
+
 def _due_heads(now: dt.datetime, limit: int) -> list[int]:
     earlier_open = OutboxMessage.objects.filter(
         stream=OuterRef("stream"), pk__lt=OuterRef("pk"), state__in=UNACKNOWLEDGED
@@ -138,7 +151,7 @@ def _send_one(pk: int, client: httpx.Client, cfg: dict) -> str:
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}"
+            error = _in_words(exc)
         now = timezone.now()
         m.attempts += 1
         m.last_status = status

@@ -34,6 +34,8 @@ def dead_letters(request):
     rows = selectors.dead_letters()
     for m in rows:
         m.kind_label = kinds.get(m.kind, m.kind)
+        what, _sep, number = m.stream.partition(":")
+        m.stream_label = (_("Call %(n)s") if what == "call" else _("Team %(n)s")) % {"n": number}
     states = dict(OutboxMessage.State.choices)
     counts = [(states[k], n) for k, n in selectors.counts().items()]
     return render(
