@@ -143,6 +143,7 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /accounts/users/<int:user_id>/active": SUP,
     "PAGE /staff/shifts": SUP,
     "PAGE /staff/shifts/<int:shift_id>/end": SUP,
+    "PAGE /staff/shifts/<int:shift_id>/until": SUP,
     "PAGE /staff/training": SUP,
     "PAGE /staff/training/<int:record_id>/remove": SUP,
     "PAGE /plan/": REPORTS,

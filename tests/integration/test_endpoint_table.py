@@ -48,6 +48,7 @@ EXTRA = [
     ("get", "/care/sla", None),
     ("post", "/staff/shifts", {}),
     ("post", "/staff/shifts/999999/end", {}),
+    ("post", "/staff/shifts/999999/until", {}),
     ("post", "/staff/training", {}),
     ("post", "/staff/training/999999/remove", {}),
     ("get", "/staff/teams", None),

@@ -111,3 +111,47 @@ def test_other_roles_get_the_friendly_403(person):
     for url in ("/staff/teams", "/accounts/users"):
         r = c.get(url, HTTP_ACCEPT="text/html")
         assert r.status_code == 403 and "<li>supervisor</li>" in r.text
+
+
+def test_a_shift_end_is_moved_with_its_checks(sup, staffed_team, person):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from heart.accounts.actors import Actor
+    from heart.errors import Conflict, Invalid
+    from heart.teams.models import Shift
+    from heart.teams.services import change_shift_end, start_shift
+
+    now = timezone.now()
+    crew = [(person(RESPONDER, d), d) for d in ("clinician", "peer_support", "emt")]
+    team = staffed_team("Day Crew", now=now, members=crew)  # now-2h .. now+8h
+    shift = Shift.objects.get(team=team)
+    actor = Actor.for_user(person(SUPERVISOR))
+    later = Team.objects.create(name="Night Crew")
+    start_shift(
+        team=later,
+        members=[crew[0]],
+        starts_at=now + dt.timedelta(hours=9),
+        ends_at=now + dt.timedelta(hours=17),
+    )
+    change_shift_end(shift=shift, ends_at=now + dt.timedelta(hours=9), actor=actor)  # up to it
+    with pytest.raises(Conflict, match="already on Night Crew's shift"):
+        change_shift_end(shift=shift, ends_at=now + dt.timedelta(hours=10), actor=actor)
+    with pytest.raises(Invalid, match="at most 24 hours"):
+        change_shift_end(shift=shift, ends_at=now + dt.timedelta(hours=23), actor=actor)
+    with pytest.raises(Invalid, match="later than now"):
+        change_shift_end(shift=shift, ends_at=now - dt.timedelta(minutes=5), actor=actor)
+    change_shift_end(shift=shift, ends_at=now + dt.timedelta(hours=4), actor=actor)  # earlier
+    shift.refresh_from_db()
+    assert shift.ends_at == now + dt.timedelta(hours=4)
+    assert AuditEntry.objects.filter(action="shift.change", object_id=str(shift.pk)).count() == 2
+    # the page: a refused change is said on the page, nothing changes
+    r = sup.post(f"/staff/shifts/{shift.pk}/until", {"ends_at": "2001-01-01T08:00"}, follow=True)
+    assert "later than now" in r.text
+    r = sup.post(f"/staff/shifts/{shift.pk}/until", {"ends_at": "soon"}, follow=True)
+    assert "give the new end" in r.text
+    shift.refresh_from_db()
+    assert shift.ends_at == now + dt.timedelta(hours=4)
+    page = sup.get("/staff/")
+    assert f"/staff/shifts/{shift.pk}/until" in page.text

@@ -102,3 +102,13 @@ class TeamForm(forms.Form):
         self.fields["unit_key"].choices = [
             (k, u.label) for k, u in program.units.items() if u.kind in ("team", "co_response")
         ]
+
+
+class ShiftEndForm(forms.Form):
+    """A shift's new end (longer or shorter); the service checks training and overlaps."""
+
+    ends_at = forms.DateTimeField(
+        label=_("New end"),
+        input_formats=LOCAL_MINUTE,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE[0]),
+    )

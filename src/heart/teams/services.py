@@ -294,6 +294,79 @@ def end_shift(*, shift: Shift, actor: Actor, now: dt.datetime | None = None) -> 
     return s
 
 
+def change_shift_end(
+    *,
+    shift: Shift,
+    ends_at: dt.datetime,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    program: Program | None = None,
+) -> Shift:
+    """Move a shift's end (a supervisor's edit: someone stays longer, or leaves early).
+    Longer: every member's training must stay current through the new end and nobody may
+    be on another shift in the added time (checked with the people's rows locked, as when
+    booking). The end stays in the future (End now is :func:`end_shift`) and a shift lasts
+    at most 24 hours. Audited with the old and new end."""
+    now = now or timezone.now()
+    program = program or current_program()
+    if ends_at.tzinfo is None:
+        raise Invalid("ends_at: a time zone is required", path="ends_at")
+    with transaction.atomic():
+        s = Shift.objects.select_for_update().select_related("team").filter(pk=shift.pk).first()
+        if s is None:
+            raise NotFound(f"shift: no shift {shift.pk}", path="shift_id")
+        if s.ends_at <= now:
+            raise Conflict(
+                f"shift: shift {s.pk} of {s.team.name} has already ended", path="shift_id"
+            )
+        if ends_at <= max(now, s.starts_at):
+            raise Invalid(
+                "ends_at: must be later than now and than the shift's start "
+                "(to stop a shift now, end it)",
+                path="ends_at",
+            )
+        if ends_at - s.starts_at > MAX_SHIFT:
+            raise Invalid("ends_at: a shift lasts at most 24 hours", path="ends_at")
+        old = s.ends_at
+        if ends_at > old:
+            members = list(s.members.select_related("user"))
+            ids = sorted(m.user_id for m in members)
+            list(get_user_model().objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+            first_day, last_day = local_days(program, s.starts_at, ends_at)
+            problems: list[tuple[str, str]] = []
+            for m in members:
+                problem = person_problem(
+                    user=m.user,
+                    discipline=m.discipline,
+                    program=program,
+                    first_day=first_day,
+                    last_day=last_day,
+                )
+                if problem:
+                    problems.append(("ends_at", problem))
+            _raise_all(problems, Invalid)
+            for m in members:  # only the added time: this shift itself ends at `old`
+                clash = double_booking(
+                    user=m.user, starts_at=old, ends_at=ends_at, zone=program.zone
+                )
+                if clash:
+                    problems.append(("ends_at", clash))
+            _raise_all(problems, Conflict)
+        s.ends_at = ends_at
+        s.save(update_fields=["ends_at"])
+        transaction.on_commit(invalidate_roster)
+        transaction.on_commit(invalidate_snapshots)
+        invalidate_roster()
+        audit(
+            actor=actor,
+            action="shift.change",
+            obj=s,
+            data={"team": s.team_id, "ends_at": [old.isoformat(), ends_at.isoformat()]},
+            at=now,
+        )
+    return s
+
+
 def record_training(
     *,
     user,

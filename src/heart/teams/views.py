@@ -18,9 +18,10 @@ from heart.accounts.models import Discipline
 from heart.errors import ServiceError
 from heart.program_in_force import current_program
 from heart.teams import selectors
-from heart.teams.forms import ShiftForm, TeamForm, TrainingRecordForm
+from heart.teams.forms import ShiftEndForm, ShiftForm, TeamForm, TrainingRecordForm
 from heart.teams.models import Shift, Team, TrainingRecord
 from heart.teams.services import (
+    change_shift_end,
     create_team,
     end_shift,
     record_training,
@@ -128,6 +129,30 @@ def finish_shift(request, shift_id: int):
         messages.error(request, exc.message)
         return redirect("staff")
     messages.success(request, _("Shift ended.") if ended else _("Shift cancelled."))
+    return redirect("staff")
+
+
+@login_required
+@require_POST
+def change_shift(request, shift_id: int):
+    """A shift's new end: longer (training and overlaps checked) or shorter."""
+    _need_manage(request)
+    shift = Shift.objects.filter(pk=shift_id).first()
+    if shift is None:
+        messages.error(request, _("shift: no shift %(id)s") % {"id": shift_id})
+        return redirect("staff")
+    form = ShiftEndForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("ends_at: give the new end as a date and time"))
+        return redirect("staff")
+    try:
+        change_shift_end(
+            shift=shift, ends_at=form.cleaned_data["ends_at"], actor=Actor.for_user(request.user)
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("staff")
+    messages.success(request, _("Shift end changed."))
     return redirect("staff")
 
 
