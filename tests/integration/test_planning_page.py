@@ -63,11 +63,14 @@ def test_only_listed_charts_are_served(folder, analyst):
     assert analyst.get("/plan/charts/..%2Freport.json").status_code == 404
 
 
-def test_missing_report_says_how_to_make_one(tmp_path, analyst):
+def test_missing_report_says_whom_to_ask_without_a_path_or_a_command(tmp_path, analyst):
+    # issue 13: the page once told analysts to run `heart plan report … --out <server path>`
     with override_settings(HEART_PLAN_REPORT_DIR=str(tmp_path)):
         response = analyst.get("/plan/")
     assert response.status_code == 200
-    assert "heart plan report" in response.content.decode()
+    html = response.content.decode()
+    assert "No planning report has been published yet" in html and "administrator" in html
+    assert str(tmp_path) not in html and "heart plan" not in html and "--out" not in html
 
 
 @pytest.mark.parametrize("role", ["dispatcher", "responder", "care_navigator", "call_taker"])
@@ -116,3 +119,11 @@ def test_page_shows_the_held_out_validation_first_and_labels_in_sample(tmp_path,
     assert "1342 later calls the fit never saw" in html
     assert "/plan/charts/qq_request_to_dispatch_3teams.png" in html
     assert "no cap" in html
+
+
+def test_an_unreadable_report_is_logged_not_shown(tmp_path, analyst, caplog):
+    (tmp_path / "report.json").write_text("{not json")
+    with override_settings(HEART_PLAN_REPORT_DIR=str(tmp_path)):
+        html = analyst.get("/plan/").content.decode()
+    assert "could not be read" in html and str(tmp_path) not in html
+    assert any(str(tmp_path) in r.getMessage() for r in caplog.records)

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("teams", ("heart.teams",)),
     ("intake", ("heart.intake",)),
     ("care", ("heart.care",)),
+    ("cad write-back", ("heart.cad",)),
     ("planning", ("heart.planning",)),
     ("reports", ("heart.reports",)),
     ("board", ("heart.board",)),

@@ -12,10 +12,15 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from heart.accounts import chain, lockout
-        from heart.accounts.roles import ensure_roles
+        from heart.accounts.roles import ADMIN_SITE_PERMISSIONS, ensure_roles
+
+        # after accounts' own migrate, and again after each app whose models the admin
+        # role sees in the admin site (their permissions exist only from then on)
+        apps_to_follow = {"accounts"} | {p.split(".")[0] for p in ADMIN_SITE_PERMISSIONS}
 
         def _roles(sender, **kwargs):
-            ensure_roles(using=kwargs.get("using", "default"))
+            if sender.label in apps_to_follow:
+                ensure_roles(using=kwargs.get("using", "default"))
 
         def _guards(sender, **kwargs):
             # every migrate re-installs the append-only triggers: on SQLite a later
@@ -28,7 +33,7 @@ class AccountsConfig(AppConfig):
                     for sql in chain.append_only_sql(model._meta.db_table, connection.vendor):
                         cur.execute(sql)
 
-        post_migrate.connect(_roles, sender=self, weak=False, dispatch_uid="heart.accounts.roles")
+        post_migrate.connect(_roles, weak=False, dispatch_uid="heart.accounts.roles")
         post_migrate.connect(
             _guards, sender=self, weak=False, dispatch_uid="heart.accounts.audit_guards"
         )

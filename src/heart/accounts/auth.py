@@ -23,6 +23,8 @@ _WHAT = {
     "manage_teams": "manage teams and shifts",
     "view_reports": "see reports",
     "post_avl": "post GPS positions",
+    "manage_integrations": "look after the CAD write-back",
+    "manage_users": "manage sign-ins and roles",
 }
 
 

@@ -40,6 +40,8 @@ class Profile(models.Model):
             ("manage_teams", "Create teams and shifts"),
             ("view_reports", "See aggregate reports"),
             ("post_avl", "Post GPS positions"),
+            ("manage_users", "Create sign-ins, set their role, deactivate them"),
+            ("manage_integrations", "See and replay the CAD write-back's dead letters"),
         ]
 
     def __str__(self) -> str:

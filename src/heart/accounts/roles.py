@@ -27,6 +27,7 @@ _RUNS_THE_OPERATION = frozenset(
         "ccd_queue",
         "follow_up",
         "manage_teams",
+        "manage_users",
         "view_reports",
     }
 )
@@ -39,9 +40,39 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     CARE_NAVIGATOR: frozenset({"follow_up"}),
     SUPERVISOR: _RUNS_THE_OPERATION,
     ANALYST: frozenset({"view_reports"}),
-    ADMIN: _RUNS_THE_OPERATION,
+    # only admins look after the links to other systems (the CAD write-back)
+    ADMIN: _RUNS_THE_OPERATION | {"manage_integrations"},
 }
 ROLES = tuple(ROLE_PERMISSIONS)
+
+# what each role is called on pages (the codes above are for the API and the code)
+ROLE_LABELS: dict[str, str] = {
+    CALL_TAKER: "call taker",
+    DISPATCHER: "dispatcher",
+    CRISIS_CLINICIAN: "crisis clinician",
+    RESPONDER: "responder",
+    CARE_NAVIGATOR: "care navigator",
+    SUPERVISOR: "supervisor",
+    ANALYST: "analyst",
+    ADMIN: "admin",
+}
+
+# the Django admin site (/admin/) is for the admin role: staff status comes with the
+# role (set_role, create_user; ensure_roles mends older accounts), and these model
+# permissions with its group. Users and groups are not among them: sign-ins and roles
+# change only through heart.accounts.services, which audits them (/accounts/users).
+ADMIN_SITE_PERMISSIONS = (
+    "care.view_provider",
+    "care.add_provider",
+    "care.change_provider",
+    "calls.view_call",
+    "cad.view_outboxmessage",
+)
+
+
+def roles_with(*capabilities: str) -> list[str]:
+    """The roles holding any of these capabilities, in the table's order."""
+    return [r for r, caps in ROLE_PERMISSIONS.items() if caps & set(capabilities)]
 
 
 def ensure_roles(using: str = "default") -> None:
@@ -55,4 +86,17 @@ def ensure_roles(using: str = "default") -> None:
     perms = {p.codename: p for p in Permission.objects.using(using).filter(content_type=ct)}
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.using(using).get_or_create(name=role)
-        group.permissions.set([perms[c] for c in codenames if c in perms])
+        wanted = [perms[c] for c in codenames if c in perms]
+        if role == ADMIN:
+            for dotted in ADMIN_SITE_PERMISSIONS:
+                app_label, codename = dotted.split(".")
+                p = Permission.objects.using(using).filter(
+                    content_type__app_label=app_label, codename=codename
+                )
+                wanted.extend(p)
+        group.permissions.set(wanted)
+    # staff status (the admin site) follows the admin role, for accounts made before
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.db_manager(using)
+    users.filter(groups__name=ADMIN, is_staff=False).update(is_staff=True)

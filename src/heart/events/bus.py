@@ -13,6 +13,10 @@
   locked, so the subscriber's writes and "done" commit together and a second process
   never runs the same delivery. Handlers must be idempotent all the same: a crash
   between their work and the commit means the work is rolled back and done again.
+* :func:`on_store` registers a writer run INSIDE the emitting transaction, right after
+  the event row is stored: for an outbox that must commit or roll back with the change
+  itself (the CAD write-back, heart.cad). A failing writer rolls the change back. Only
+  while the writer's ``active()`` says so does it make the event stored.
 * :func:`deliver_pending` retries what is still pending (a crash after the commit, a
   handler that failed); ``heart serve`` runs it in the background and
   ``heart manage deliver_events`` on demand. A delivery that fails
@@ -68,6 +72,34 @@ def keep(*, names: Iterable[str], why: str) -> None:
         _kept[name] = why
 
 
+@dataclass(frozen=True, slots=True)
+class StoreHook:
+    key: str
+    names: frozenset[str]
+    writer: Callable[[Event], None]
+    active: Callable[[], bool]
+
+
+_store_hooks: dict[str, StoreHook] = {}
+
+
+def on_store(
+    *,
+    key: str,
+    names: Iterable[str],
+    writer: Callable[[Event], None],
+    active: Callable[[], bool] = lambda: True,
+) -> None:
+    """Run ``writer(event)`` inside the emitting transaction, once the event of one of
+    these names is stored (when ``active()``): its rows commit with the change or not at
+    all. Keep it small: it runs in the writer's transaction, row locks held."""
+    _store_hooks[key] = StoreHook(key, frozenset(names), writer, active)
+
+
+def _store_hooks_of(name: str) -> list[StoreHook]:
+    return [h for h in _store_hooks.values() if name in h.names and h.active()]
+
+
 def kept_names() -> dict[str, str]:
     return dict(_kept)
 
@@ -89,7 +121,8 @@ def emit(
     the event after the commit, never on a rollback. The stored event, or None when
     nobody subscribes to the name."""
     subscribers = _subscribers_of(name)
-    if not subscribers and name not in _kept:
+    hooks = _store_hooks_of(name)
+    if not subscribers and not hooks and name not in _kept:
         if broadcast:
             publish_on_commit(name, payload)
         return None
@@ -102,6 +135,8 @@ def emit(
             actor_label=actor.label,
             payload=payload,
         )
+        for hook in hooks:
+            hook.writer(event)
         if subscribers:
             Delivery.objects.bulk_create(
                 [Delivery(event=event, subscriber=s.key) for s in subscribers]

@@ -16,8 +16,8 @@ An app registers its jobs in its ``ready()``::
   sweeper. procrastinate needs PostgreSQL and is not installed into an SQLite database.
 
 Why procrastinate: the job queue lives in the database the service already runs (no
-broker to operate), jobs are deferred inside the writing transaction (the CAD write-back
-to come), periodic tasks are de-duplicated across workers, and it has a Django contrib
+broker to operate), jobs are deferred inside the writing transaction (:func:`nudge`: the
+CAD write-back), periodic tasks are de-duplicated across workers, and it has a Django contrib
 (migrations, admin). Jobs must be idempotent: a job may run again after a crash.
 """
 
@@ -50,6 +50,31 @@ def register(*, name: str, cron: str, func: Callable[[], object], description: s
     if not croniter.croniter.is_valid(cron):
         raise ValueError(f"job {name}: cron {cron!r} is not valid")
     _jobs[name] = Job(name, cron, func, description)
+
+
+def nudge(name: str) -> bool:
+    """Ask for a registered job to run now, besides its cron times (e.g. the CAD
+    write-back when a message was just written). With procrastinate the job is deferred
+    INSIDE the current transaction (it exists only if the change commits) and at most
+    one such run waits at a time (a queueing lock); with the thread runner this does
+    nothing (the next cron time comes within seconds). True when a run was queued."""
+    if name not in _jobs or backend_name() != "procrastinate":
+        return False
+    from django.db import transaction
+    from procrastinate import exceptions
+    from procrastinate.contrib.django import app
+
+    task = app.tasks.get(f"heart.{name}")
+    if task is None:  # the worker module did not register it (no procrastinate app)
+        return False
+    import time
+
+    try:
+        with transaction.atomic():  # a savepoint: a refused duplicate leaves the change whole
+            task.configure(queueing_lock=f"heart.{name}").defer(timestamp=int(time.time()))
+    except exceptions.AlreadyEnqueued:
+        return False
+    return True
 
 
 def registered() -> list[Job]:

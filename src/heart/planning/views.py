@@ -8,6 +8,7 @@ and renders them. Chart files are served only if they are in that folder's listi
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 # aggregates only, but still for the roles that read reports (analyst, supervisor, admin)
+log = logging.getLogger(__name__)
 analyst_only = permission_required("accounts.view_reports", raise_exception=True)
 
 
@@ -32,17 +34,23 @@ def report_dir() -> Path:
 def index(request: HttpRequest) -> HttpResponse:
     folder = report_dir()
     path = folder / "report.json"
-    context: dict = {"folder": str(folder), "report": None, "problem": None}
+    # the page never shows a server path or a command: those are for the operator's log
+    # and docs/planning.md ("publishing the planning report")
+    context: dict = {"report": None, "problem": None}
     if not path.exists():
         context["problem"] = (
-            f"No planning report in {folder}. Run `heart plan report --validation DIR "
-            f"--plan-dir DIR --out {folder}`."
+            "No planning report has been published yet. Ask the administrator who runs "
+            "HEART to publish one; it then appears here."
         )
         return render(request, "planning/index.html", context, status=200)
     try:
         report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        context["problem"] = f"{path}: cannot be read ({exc})"
+        log.warning("planning report %s cannot be read: %s", path, type(exc).__name__)
+        context["problem"] = (
+            "The planning report could not be read. Ask the administrator who runs HEART "
+            "to publish it again."
+        )
         return render(request, "planning/index.html", context, status=200)
     charts = sorted(p.name for p in folder.glob("*.png"))
     # in sample: fitted and compared on the same records (older reports call it "validation")

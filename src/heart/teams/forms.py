@@ -88,3 +88,27 @@ class TrainingRecordForm(forms.Form):
             (t.key, f"{t.label} (renew every {t.renew_every_months} months)")
             for t in program.trainings.values()
         ]
+
+
+class TeamForm(forms.Form):
+    """A team: its name, the program's field unit it serves, and whether it is in use."""
+
+    name = forms.CharField(label=_("Name"), max_length=60)
+    unit_key = forms.ChoiceField(label=_("Serves"))
+    active = forms.BooleanField(label=_("In service (on the board)"), required=False, initial=True)
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit_key"].choices = [
+            (k, u.label) for k, u in program.units.items() if u.kind in ("team", "co_response")
+        ]
+
+
+class ShiftEndForm(forms.Form):
+    """A shift's new end (longer or shorter); the service checks training and overlaps."""
+
+    ends_at = forms.DateTimeField(
+        label=_("New end"),
+        input_formats=LOCAL_MINUTE,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE[0]),
+    )

@@ -109,6 +109,53 @@ def create_team(*, name: str, actor: Actor = SYSTEM, unit_key: str | None = None
     return team
 
 
+def update_team(
+    *,
+    team: Team,
+    actor: Actor,
+    name: str | None = None,
+    unit_key: str | None = None,
+    active: bool | None = None,
+) -> Team:
+    """Rename a team, move it to another of the program's field units, or retire it
+    (``active=False``: off the board and the recommendation; its history stays). A team
+    on a call is not retired or moved. Audited with what changed."""
+    program = current_program()
+    with transaction.atomic():
+        t = Team.objects.select_for_update().get(pk=team.pk)
+        changes: dict = {}
+        if name is not None:
+            name = name.strip()
+            if not name:
+                raise Invalid("name: must not be empty", path="name")
+            if name != t.name:
+                if Team.objects.filter(name=name).exclude(pk=t.pk).exists():
+                    raise Conflict(f"name: a team called {name!r} exists", path="name")
+                changes["name"] = [t.name, name]
+                t.name = name
+        if unit_key is not None and unit_key != t.unit_key:
+            field_units = [k for k, u in program.units.items() if u.kind in ("team", "co_response")]
+            if unit_key not in field_units:
+                raise Invalid(
+                    f"unit_key: {unit_key!r} is not a field unit of {program.name} "
+                    f"(one of {field_units})",
+                    path="unit_key",
+                )
+            if t.current_call_id is not None:
+                raise Conflict(f"unit_key: {t.name} is on a call; move it after", path="unit_key")
+            changes["unit_key"] = [t.unit_key, unit_key]
+            t.unit_key = unit_key
+        if active is not None and active != t.active:
+            if not active and t.current_call_id is not None:
+                raise Conflict(f"active: {t.name} is on a call; retire it after", path="active")
+            changes["active"] = [t.active, active]
+            t.active = active
+        if changes:
+            t.save(update_fields=["name", "unit_key", "active"])
+            audit(actor=actor, action="team.update", obj=t, data=changes)
+    return t
+
+
 MAX_SHIFT = dt.timedelta(hours=24)
 
 
@@ -245,6 +292,79 @@ def end_shift(*, shift: Shift, actor: Actor, now: dt.datetime | None = None) -> 
         s.ends_at = now
         s.save(update_fields=["ends_at"])
         audit(actor=actor, action="shift.end", obj=s, data={"team": team.pk}, at=now)
+    return s
+
+
+def change_shift_end(
+    *,
+    shift: Shift,
+    ends_at: dt.datetime,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    program: Program | None = None,
+) -> Shift:
+    """Move a shift's end (a supervisor's edit: someone stays longer, or leaves early).
+    Longer: every member's training must stay current through the new end and nobody may
+    be on another shift in the added time (checked with the people's rows locked, as when
+    booking). The end stays in the future (End now is :func:`end_shift`) and a shift lasts
+    at most 24 hours. Audited with the old and new end."""
+    now = now or timezone.now()
+    program = program or current_program()
+    if ends_at.tzinfo is None:
+        raise Invalid("ends_at: a time zone is required", path="ends_at")
+    with transaction.atomic():
+        s = Shift.objects.select_for_update().select_related("team").filter(pk=shift.pk).first()
+        if s is None:
+            raise NotFound(f"shift: no shift {shift.pk}", path="shift_id")
+        if s.ends_at <= now:
+            raise Conflict(
+                f"shift: shift {s.pk} of {s.team.name} has already ended", path="shift_id"
+            )
+        if ends_at <= max(now, s.starts_at):
+            raise Invalid(
+                "ends_at: must be later than now and than the shift's start "
+                "(to stop a shift now, end it)",
+                path="ends_at",
+            )
+        if ends_at - s.starts_at > MAX_SHIFT:
+            raise Invalid("ends_at: a shift lasts at most 24 hours", path="ends_at")
+        old = s.ends_at
+        if ends_at > old:
+            members = list(s.members.select_related("user"))
+            ids = sorted(m.user_id for m in members)
+            list(get_user_model().objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+            first_day, last_day = local_days(program, s.starts_at, ends_at)
+            problems: list[tuple[str, str]] = []
+            for m in members:
+                problem = person_problem(
+                    user=m.user,
+                    discipline=m.discipline,
+                    program=program,
+                    first_day=first_day,
+                    last_day=last_day,
+                )
+                if problem:
+                    problems.append(("ends_at", problem))
+            _raise_all(problems, Invalid)
+            for m in members:  # only the added time: this shift itself ends at `old`
+                clash = double_booking(
+                    user=m.user, starts_at=old, ends_at=ends_at, zone=program.zone
+                )
+                if clash:
+                    problems.append(("ends_at", clash))
+            _raise_all(problems, Conflict)
+        s.ends_at = ends_at
+        s.save(update_fields=["ends_at"])
+        transaction.on_commit(invalidate_roster)
+        transaction.on_commit(invalidate_snapshots)
+        invalidate_roster()
+        audit(
+            actor=actor,
+            action="shift.change",
+            obj=s,
+            data={"team": s.team_id, "ends_at": [old.isoformat(), ends_at.isoformat()]},
+            at=now,
+        )
     return s
 
 

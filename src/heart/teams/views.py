@@ -18,9 +18,17 @@ from heart.accounts.models import Discipline
 from heart.errors import ServiceError
 from heart.program_in_force import current_program
 from heart.teams import selectors
-from heart.teams.forms import ShiftForm, TrainingRecordForm
-from heart.teams.models import Shift, TrainingRecord
-from heart.teams.services import end_shift, record_training, remove_training_record, start_shift
+from heart.teams.forms import ShiftEndForm, ShiftForm, TeamForm, TrainingRecordForm
+from heart.teams.models import Shift, Team, TrainingRecord
+from heart.teams.services import (
+    change_shift_end,
+    create_team,
+    end_shift,
+    record_training,
+    remove_training_record,
+    start_shift,
+    update_team,
+)
 
 
 def _need_manage(request) -> None:
@@ -126,6 +134,30 @@ def finish_shift(request, shift_id: int):
 
 @login_required
 @require_POST
+def change_shift(request, shift_id: int):
+    """A shift's new end: longer (training and overlaps checked) or shorter."""
+    _need_manage(request)
+    shift = Shift.objects.filter(pk=shift_id).first()
+    if shift is None:
+        messages.error(request, _("shift: no shift %(id)s") % {"id": shift_id})
+        return redirect("staff")
+    form = ShiftEndForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("ends_at: give the new end as a date and time"))
+        return redirect("staff")
+    try:
+        change_shift_end(
+            shift=shift, ends_at=form.cleaned_data["ends_at"], actor=Actor.for_user(request.user)
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("staff")
+    messages.success(request, _("Shift end changed."))
+    return redirect("staff")
+
+
+@login_required
+@require_POST
 def new_training(request):
     _need_manage(request)
     program = current_program()
@@ -162,3 +194,83 @@ def remove_training(request, record_id: int):
         remove_training_record(record=record, actor=Actor.for_user(request.user))
         messages.success(request, _("Training record removed."))
     return redirect("staff")
+
+
+# --- teams (/staff/teams): list, create, edit; all through teams.services (audited) ---
+
+
+def _teams_page(request, *, form=None, status=200):
+    program = current_program()
+    units = {k: u.label for k, u in program.units.items()}
+    teams = list(Team.objects.order_by("-active", "name"))
+    for t in teams:
+        t.unit_label = units.get(t.unit_key, t.unit_key)
+    return render(
+        request,
+        "teams/teams.html",
+        {"teams": teams, "form": form or TeamForm(program=program), "program": program},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def teams(request):
+    _need_manage(request)
+    return _teams_page(request)
+
+
+@login_required
+@require_POST
+def new_team(request):
+    _need_manage(request)
+    form = TeamForm(request.POST, program=current_program())
+    if not form.is_valid():
+        return _teams_page(request, form=form, status=422)
+    try:
+        team = create_team(
+            name=form.cleaned_data["name"],
+            unit_key=form.cleaned_data["unit_key"],
+            actor=Actor.for_user(request.user),
+        )
+    except ServiceError as exc:
+        _place(form, exc, [])
+        return _teams_page(request, form=form, status=exc.status)
+    messages.success(request, _("Team %(team)s created.") % {"team": team.name})
+    return redirect("staff-teams")
+
+
+@login_required
+def edit_team(request, team_id: int):
+    _need_manage(request)
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        messages.error(request, _("team: no team %(id)s") % {"id": team_id})
+        return redirect("staff-teams")
+    program = current_program()
+    if request.method == "POST":
+        form = TeamForm(request.POST, program=program)
+        if form.is_valid():
+            try:
+                update_team(
+                    team=team,
+                    name=form.cleaned_data["name"],
+                    unit_key=form.cleaned_data["unit_key"],
+                    active=form.cleaned_data["active"],
+                    actor=Actor.for_user(request.user),
+                )
+            except ServiceError as exc:
+                _place(form, exc, [])
+            else:
+                messages.success(
+                    request, _("Team %(team)s saved.") % {"team": form.cleaned_data["name"]}
+                )
+                return redirect("staff-teams")
+        status = 422
+    else:
+        form = TeamForm(
+            initial={"name": team.name, "unit_key": team.unit_key, "active": team.active},
+            program=program,
+        )
+        status = 200
+    return render(request, "teams/team_edit.html", {"team": team, "form": form}, status=status)

@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from heart.accounts.auth import AUTH
+from heart.cad.api import router as cad_router
 from heart.calls.api import router as calls_router
 from heart.care.api import contacts_router as care_contacts_router
 from heart.care.api import router as care_router
@@ -97,6 +98,7 @@ api.add_router("/", calls_router)
 api.add_router("/", teams_router)
 api.add_router("/care/", care_router)
 api.add_router("/", care_contacts_router)
+api.add_router("/", cad_router)
 
 
 def _error(request, status: int, detail: str, errors: list[dict] | None = None, code: str = ""):

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "heart.live",
     "heart.board",
     "heart.care",
+    "heart.cad",
     "heart.reports",
     "heart.public",
 ]
@@ -326,3 +327,8 @@ HEART_PUBLIC = {
 # e.g. {"kind": "file", "path": "/srv/address_points.csv"} or {"kind": "nominatim",
 # "url": "https://nominatim.example.org", "user_agent": "HEART Durham (ops@example.org)"}
 HEART_GEOCODER: dict = json.loads(os.environ.get("HEART_GEOCODER", "{}"))
+
+# write-back to the CAD (heart.cad, docs/cad-writeback.md): off without a url. JSON in the
+# environment, e.g. HEART_CAD='{"url": "https://cad.example/heart", "secret": "…",
+# "format": "webhook"}' (format "eido": NENA-STA-021 documents)
+HEART_CAD: dict = json.loads(os.environ.get("HEART_CAD", "{}"))

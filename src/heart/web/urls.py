@@ -32,6 +32,7 @@ urlpatterns = [
     path("care/", include("heart.care.urls")),
     path("plan/", include("heart.planning.urls")),
     path("staff/reports/", include("heart.reports.urls")),
+    path("staff/cad/", include("heart.cad.urls")),
     path("staff/", include("heart.teams.urls")),
     *public_files,
     # the public site: English at /, Spanish at /es/ (before the board: "/" is public
@@ -39,3 +40,5 @@ urlpatterns = [
     *i18n_patterns(path("", include("heart.public.urls")), prefix_default_language=False),
     path("", include("heart.board.urls")),
 ]
+
+handler403 = "heart.web.views.forbidden"

@@ -1,4 +1,5 @@
-"""Project-level endpoints that belong to no app: the CSP violation report sink."""
+"""Project-level endpoints that belong to no app: the CSP violation report sink, and the
+friendly 403 page (which roles may open a page, and how to ask for access)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 import logging
 from urllib.parse import urlsplit
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -42,3 +44,26 @@ def csp_report(request):
             _path(str(report.get("blocked-uri", ""))),
         )
     return HttpResponse(status=204)
+
+
+def forbidden(request, exception=None):
+    """handler403: for people, a page naming the roles that may open this one and how to
+    ask for access; for API and script requests, JSON as before ({"detail": ...})."""
+    from heart.accounts.forbidden import roles_for
+    from heart.accounts.roles import ROLE_LABELS
+    from heart.accounts.services import current_role
+
+    reason = str(exception or "") or "your role may not open this page"
+    wants_html = "text/html" in request.headers.get("Accept", "")
+    if request.path.startswith("/api/") or not wants_html:
+        return JsonResponse({"detail": reason}, status=403)
+    user = request.user
+    role = current_role(user) if user.is_authenticated else None
+    allowed = roles_for(request.path) or []
+    context = {
+        "username": user.get_username() if user.is_authenticated else "",
+        "your_role": ROLE_LABELS.get(role, role) if role else "",
+        "allowed": [ROLE_LABELS[r] for r in allowed],
+        "reason": reason[:200],
+    }
+    return render(request, "accounts/forbidden.html", context, status=403)
