@@ -34,6 +34,7 @@ PAGES: list[tuple[str, list[str]]] = [
     ("/ccd/", roles_with("ccd_queue")),
     ("/calls/", roles_with("intake_call")),
     ("/care/sla", [CARE_NAVIGATOR, ANALYST, SUPERVISOR, ADMIN]),
+    ("/care/providers", [CARE_NAVIGATOR, SUPERVISOR, ADMIN]),  # the provider directory
     (r"/care/people/\d+/audit", _SUP),
     ("/care/", [CRISIS_CLINICIAN, CARE_NAVIGATOR, SUPERVISOR, ADMIN]),
     ("/admin/", [ADMIN]),
