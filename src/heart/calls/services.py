@@ -57,6 +57,8 @@ def record_call(
     incident_type_text: str = "",
     source_updated_at: dt.datetime | None = None,
     call_id: int | None = None,
+    callback: str = "",
+    location_reasons: list[dict] | tuple = (),
 ) -> Recorded:
     """Triage and store a call; a repeated CAD id *of the same source* updates it.
 
@@ -68,6 +70,10 @@ def record_call(
     out of order (the stored call is returned, ``unchanged``); once a call has a
     version, an update without one is refused (:class:`~heart.errors.Conflict` at
     ``updated_at``), so a versionless delivery never overwrites a newer version.
+
+    ``location_reasons`` (code + sentence) say where the point came from when intake
+    looked the address up (the geocoder's source and score, or why it could not): they
+    follow the triage reasons.
     """
     decision = decide(program, call)
     fields = _fields(
@@ -77,7 +83,10 @@ def record_call(
         address=address or "",
         incident_type_text=incident_type_text or "",
         source_updated_at=source_updated_at,
+        callback=callback or "",
     )
+    if location_reasons:
+        fields["reasons"] = fields["reasons"] + [dict(r) for r in location_reasons]
     if call_id is not None:
         return _update_stored(Call.objects.filter(pk=call_id), fields, source_updated_at)
     if cad_incident_id is None:
@@ -150,6 +159,7 @@ _UPSERT_COLUMNS = (
     "incident_type_text",
     "source_updated_at",
     "source",
+    "callback",
 )
 _COLS = ", ".join(_UPSERT_COLUMNS)
 _MARKS = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
