@@ -372,7 +372,9 @@ def geocode(
     Nominatim or Pelias), best first, each with its score (0-1) and source. No geocoder
     configured: ``configured`` false and no matches (place the point on the map). A
     source that does not answer in time: 503 (the form says to use the map)."""
-    require(request, "intake_call")
+    actor = require(request, "intake_call")
+    if actor.api_client is not None:  # the form's helper, not a geocoding service for CADs
+        raise Forbidden(f"{actor.label} may not look addresses up (call takers signed in only)")
     problem = text_problem(q)
     if problem:
         raise Invalid(f"q: {problem}", path="q")

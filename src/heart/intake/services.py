@@ -718,7 +718,7 @@ def claim_ccd_call(
         )
         emit(
             "ccd.claimed",
-            {"call_id": c.pk, "by": claim.clinician_label, "at": now.isoformat()},
+            {"call_id": c.pk, "at": now.isoformat()},
             actor=actor,
             call_id=c.pk,
             at=now,
@@ -748,7 +748,7 @@ def release_ccd_call(
         )
         emit(
             "ccd.released",
-            {"call_id": c.pk, "by": actor.label, "at": now.isoformat()},
+            {"call_id": c.pk, "at": now.isoformat()},
             actor=actor,
             call_id=c.pk,
             at=now,
