@@ -164,7 +164,7 @@ def parse_address(text: str) -> ParsedAddress:
 
 def query_text(text: str) -> str:
     """The address as a geocoding service reads it best: the unit left out
-    ("123 W MAIN ST APT 4, Durham" -> "123 W MAIN ST, Durham")."""
+    ("123 W MAIN ST APT 4, Durham" -> "123 W MAIN ST Durham")."""
     import usaddress
 
     cleaned = " ".join((text or "").replace("#", " # ").split())

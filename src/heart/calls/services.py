@@ -16,6 +16,12 @@ from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
 from heart.errors import Conflict, NotFound
 
+# reasons that say where a call's point came from (heart.intake.locate), not why it
+# took its route: a new triage decision keeps them
+LOCATION_REASONS = frozenset(
+    {"location_geocoded", "location_from_map", "location_not_found", "geocoder_unavailable"}
+)
+
 
 def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> dict:
     return {
@@ -299,10 +305,13 @@ def set_route(
     route: str = "",
     reasons: list[dict] | None = None,
 ) -> Call:
-    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the transaction."""
+    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the
+    transaction. A new decision replaces the triage reasons but keeps where the point
+    came from (the location reasons intake stored: geocoder, map)."""
     if decision is not None:
         call.route = decision.route
-        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons]
+        kept = [r for r in call.reasons if r.get("code") in LOCATION_REASONS]
+        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons] + kept
         call.rules_version = decision.rules_version
     else:
         call.route = route

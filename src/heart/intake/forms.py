@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from heart.domain.program import Program
 
 OTHER = "OTHER"
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}[0-9]$")
+_PHONE = re.compile(r"^\+?[0-9(][0-9 ().\-]{2,30}[0-9]$")
 
 
 class CallForm(forms.Form):

@@ -704,7 +704,10 @@ def claim_ccd_call(
         try:
             with transaction.atomic():
                 claim = CcdClaim.objects.create(
-                    call=c, clinician=actor.user, clinician_label=actor.label[:150], claimed_at=now
+                    call=c,
+                    clinician=actor.user,
+                    clinician_label=actor.user.get_username()[:150],
+                    claimed_at=now,
                 )
         except IntegrityError:  # a racer got in without the row lock (SQLite): say who
             claim = CcdClaim.objects.get(call=c)
@@ -744,7 +747,11 @@ def release_ccd_call(
             raise Conflict(f"call: {_claimed_words(claim, program)}", path="call_id")
         claim.delete()
         append_timeline(
-            call=c, kind=K.CCD_RELEASED, actor=actor, text=f"Released by {actor.label}", at=now
+            call=c,
+            kind=K.CCD_RELEASED,
+            actor=actor,
+            text=f"Released by {actor.user.get_username()}",
+            at=now,
         )
         emit(
             "ccd.released",
