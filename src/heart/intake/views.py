@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from heart.accounts.actors import Actor
 from heart.calls.models import Call, TimelineEvent
@@ -20,6 +21,17 @@ from heart.intake import locate
 from heart.intake.forms import CallForm
 from heart.intake.services import receive_call
 from heart.program_in_force import current_program
+
+# words the page's script shows (translated here, passed as JSON)
+LABELS = {
+    "looking": _("Looking up…"),
+    "silent": _("The address lookup did not answer: click the map to place the call."),
+    "noMatch": _("No match for “{q}”: check the spelling, or click the map to place the call."),
+    "matches": _("{n} match(es): the best is placed on the map."),
+    "score": _("score"),
+    "saveUnknown": _("Save with location unknown"),
+    "point": _("Call point"),
+}
 
 
 def _location_reasons(d: dict) -> tuple[dict, ...]:
@@ -108,6 +120,7 @@ def new_call(request):
             "tiles": getattr(settings, "HEART_MAP_TILES", ""),
             "geocodeUrl": "/api/geocode",
             "geocoder": locate.geocoder() is not None,
+            "t": {k: str(v) for k, v in LABELS.items()},
         },
     }
     status = 422 if request.method == "POST" else 200

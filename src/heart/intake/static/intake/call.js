@@ -8,6 +8,7 @@
   const configNode = document.getElementById("call-map-config");
   if (!form || !configNode) return;
   const config = JSON.parse(configNode.textContent);
+  const t = config.t || {};
   const $ = (name) => form.querySelector(`[name="${name}"]`);
   const lat = $("lat"), lon = $("lon"), beat = $("beat"), address = $("address");
   const how = $("location_how"), label = $("location_label"), source = $("location_source"), score = $("location_score");
@@ -50,7 +51,7 @@
   function showMarker(la, lo) {
     if (!map) return;
     if (marker) marker.setLatLng([la, lo]);
-    else marker = L.marker([la, lo], { keyboard: false, title: "call point" }).addTo(map);
+    else marker = L.marker([la, lo], { keyboard: false, title: t.point, alt: t.point }).addTo(map);
     map.setView([la, lo], Math.max(map.getZoom(), 16));
     mapNode.dataset.point = `${la.toFixed(6)},${lo.toFixed(6)}`;
   }
@@ -89,7 +90,7 @@
   async function run(q) {
     list.replaceChildren();
     if (!q || !config.geocoder) return;
-    say("Looking up…");
+    say(t.looking);
     let r;
     try {
       r = await fetch(`${config.geocodeUrl}?q=${encodeURIComponent(q)}&limit=5`, {
@@ -100,7 +101,7 @@
     }
     lookedUp = true;
     if (!r || !r.ok) {
-      let detail = "The address lookup did not answer: click the map to place the call.";
+      let detail = t.silent;
       if (r) { try { detail = (await r.json()).detail || detail; } catch (e) { /* keep */ } }
       say(detail);
       update();
@@ -109,7 +110,7 @@
     const body = await r.json();
     const matches = body.matches || [];
     if (!matches.length) {
-      say(`No match for “${q}”: check the spelling, or click the map to place the call.`);
+      say(t.noMatch.replace("{q}", q));
       update();
       return;
     }
@@ -118,13 +119,13 @@
       const b = document.createElement("button");
       b.type = "button";
       b.className = "match";
-      b.textContent = `${m.label} (score ${m.score.toFixed(2)}, ${m.source})`;
+      b.textContent = `${m.label} (${t.score} ${m.score.toFixed(2)}, ${m.source})`;
       b.addEventListener("click", () => pick(m, b));
       li.appendChild(b);
       list.appendChild(li);
       if (i === 0) pick(m, b);
     });
-    say(`${matches.length} match${matches.length > 1 ? "es" : ""}: the best is placed on the map.`);
+    say(t.matches.replace("{n}", String(matches.length)));
   }
 
   function pick(m, button) {
@@ -147,7 +148,7 @@
     const show = unknown() && (lookedUp || confirmed || form.dataset.tried === "1");
     warning.hidden = !show;
     if (!unknown()) { confirmed = false; form.dataset.tried = ""; }
-    submit.textContent = unknown() && form.dataset.tried === "1" ? "Save with location unknown" : submitWords;
+    submit.textContent = unknown() && form.dataset.tried === "1" ? t.saveUnknown : submitWords;
   }
 
   form.addEventListener("submit", (e) => {
