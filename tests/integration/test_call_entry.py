@@ -329,3 +329,22 @@ def test_the_crisis_line_shows_the_callback_number_and_a_waiting_timer(person):
     )
     assert 'aria-pressed="false"' in page and "Sound for new calls" in page
     assert 'class="hand-back"' in page and 'value="hand_back" class="danger"' in page
+
+
+def test_a_plain_json_call_carries_its_callback_number(cad):
+    r = cad.post(
+        "/api/calls",
+        data=json.dumps(
+            {
+                "cad_incident_id": "cb-1",
+                "received_at": "2024-03-05T10:00:00-05:00",
+                "nature": "CRISIS",
+                "lon": -78.8986,
+                "lat": 35.994,
+                "callback": "919-555-0199",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert r.status_code == 201, r.content
+    assert Call.objects.get().callback == "919-555-0199"

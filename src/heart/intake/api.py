@@ -71,6 +71,7 @@ class CallFieldsIn(Schema):
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     address: str = Field("", max_length=300)
+    callback: str = Field("", max_length=40, description="the caller's callback number")
     narrative: str = Field("", max_length=20_000)
     weapon_flag: bool | None = None
     violence_flag: bool | None = None
@@ -184,6 +185,7 @@ def post_call(request, payload: CallIn):
         source=_source_label(actor),
         address=payload.address,
         source_updated_at=payload.updated_at,
+        callback=payload.callback,
     )
     return _intake_out(res)
 
@@ -222,6 +224,7 @@ def put_call(request, call_id: int, payload: CallFieldsIn):
         address=payload.address,
         incident_type_text=c.incident_type_text,
         source_updated_at=payload.updated_at,
+        callback=payload.callback,
     )
     return _intake_out(res)
 
