@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,16 @@ from tests.e2e.conftest import PASSWORD, serving
 from tests.e2e.test_public_site import WCAG, _axe
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "address_points.csv"
+# in the PostgreSQL pass too: then the server has two processes (events by LISTEN/NOTIFY)
+pytestmark = pytest.mark.db
+
+
+def screenshot(page, name: str) -> None:
+    """HEART_SCREENSHOTS=docs/screenshots refreshes the README's pictures."""
+    shots = os.environ.get("HEART_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +114,7 @@ def test_a_typed_address_geocodes_shows_on_the_map_and_the_saved_call_stays(brow
     expect(page.locator("#pick-map")).to_have_attribute("data-point", "35.996100,-78.901200")
     expect(page.locator("#unknown-location")).to_be_hidden()
     assert axe_violations(page) == []
+    screenshot(page, "call-entry.png")
 
     page.click("#call-form button[type=submit]")
     result = page.locator("#result")
@@ -251,6 +263,7 @@ def test_a_clinicians_main_task_and_a_claim_race(browser, site):
     expect(confirm).to_be_visible()
     expect(confirm.locator("button.danger")).to_be_focused()
     assert axe_violations(ana) == []
+    screenshot(ana, "crisis-line.png")
     confirm.locator("button.cancel").click()
     expect(confirm).to_be_hidden()
 
