@@ -348,3 +348,49 @@ def test_a_plain_json_call_carries_its_callback_number(cad):
     )
     assert r.status_code == 201, r.content
     assert Call.objects.get().callback == "919-555-0199"
+
+
+@pytest.mark.parametrize(
+    ("uri", "number"),
+    [
+        ("tel:+19195550142", "+19195550142"),
+        ("tel:919-555-0142;phone-context=example.com", "919-555-0142"),
+        ("sip:8195551212@osp.com", "8195551212"),
+        ("sips:+18195551212@osp.com;user=phone", "+18195551212"),
+        ("sip:alice@example.com", ""),
+        ("mailto:someone@example.com", ""),
+        ("tel:<script>", ""),
+    ],
+)
+def test_callback_numbers_from_eido_uris(uri, number):
+    from heart.intake.eido import phone_from_uri
+
+    assert phone_from_uri(uri) == number
+
+
+def test_the_callback_a_call_references_wins():
+    from heart.intake.eido import EidoDocument, callback_number
+
+    doc = eido()
+    first = copy.deepcopy(doc["callbackComponent"][0])
+    doc["callbackComponent"] = [
+        {**first, "$id": "other", "callBackInformationUri": ["tel:111-111-1111"]},
+        {**first, "$id": "mine", "callBackInformationUri": ["sip:x@y", "tel:222-222-2222"]},
+    ]
+    doc["callComponent"][0]["callBackReference"] = {"$ref": "mine"}
+    assert callback_number(EidoDocument.model_validate(doc)) == "222-222-2222"
+    doc["callComponent"][0].pop("callBackReference")
+    assert callback_number(EidoDocument.model_validate(doc)) == "111-111-1111"
+
+
+def test_the_program_gives_the_call_types_and_priorities(durham_2023):
+    types = dict(durham_2023.call_types())
+    assert "CRISIS" in types and types["ASSAULT"].startswith("Not for the program")
+    assert durham_2023.priorities == ("1", "2", "3", "4", "5")  # the program names none
+    from dataclasses import replace
+
+    named = replace(
+        durham_2023,
+        no_team_free=replace(durham_2023.no_team_free, priority_order=("2", "E", "1")),
+    )
+    assert named.priorities == ("1", "2", "E")  # the program's own, numbers in order
