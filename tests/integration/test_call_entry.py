@@ -191,6 +191,7 @@ class Slow:
 @pytest.fixture
 def slow_geocoder(monkeypatch, settings):
     settings.HEART_INTAKE_GEOCODE = {"timeout": 0.2}
+    settings.HEART_GEOCODER = {"kind": "file", "path": str(FIXTURE)}
     slow = Slow()
     monkeypatch.setattr(locate, "geocoder", lambda: slow)
     yield slow
@@ -394,3 +395,22 @@ def test_the_program_gives_the_call_types_and_priorities(durham_2023):
         no_team_free=replace(durham_2023.no_team_free, priority_order=("2", "E", "1")),
     )
     assert named.priorities == ("1", "2", "E")  # the program's own, numbers in order
+
+
+def test_a_source_still_loading_times_out_and_loads_on(taker, settings, monkeypatch):
+    """The first lookup loads the address file on the lookup pool: a slow load is a
+    timeout for that request (503), never a request held until the file is read."""
+    settings.HEART_GEOCODER = {"kind": "file", "path": str(FIXTURE)}
+    settings.HEART_INTAKE_GEOCODE = {"timeout": 0.2}
+    release = threading.Event()
+    real = locate.geocoder
+
+    def slow_load():
+        release.wait(5)
+        return real()
+
+    monkeypatch.setattr(locate, "geocoder", slow_load)
+    assert taker.get("/api/geocode", {"q": "123 W Main St"}).status_code == 503
+    release.set()
+    monkeypatch.setattr(locate, "geocoder", real)
+    assert taker.get("/api/geocode", {"q": "123 W Main St"}).json()["matches"]

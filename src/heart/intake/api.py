@@ -381,7 +381,7 @@ def geocode(
     problem = text_problem(q)
     if problem:
         raise Invalid(f"q: {problem}", path="q")
-    if locate.geocoder() is None:
+    if not locate.configured():
         return {"configured": False, "matches": []}
     try:
         matches = locate.search(q, limit=limit)

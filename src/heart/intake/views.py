@@ -119,7 +119,7 @@ def new_call(request):
             "areaUrl": reverse("board-areas"),
             "tiles": getattr(settings, "HEART_MAP_TILES", ""),
             "geocodeUrl": "/api/geocode",
-            "geocoder": locate.geocoder() is not None,
+            "geocoder": locate.configured(),
             "t": {k: str(v) for k, v in LABELS.items()},
         },
     }
