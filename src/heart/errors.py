@@ -37,3 +37,10 @@ class NotFound(ServiceError):
 
 class Forbidden(ServiceError):
     status = 403
+
+
+class Unavailable(ServiceError):
+    """A service this one relies on did not answer (503), e.g. the geocoder: try again or
+    work around it (the message says how)."""
+
+    status = 503

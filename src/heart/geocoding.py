@@ -7,9 +7,14 @@ score 0-1, the source's name), best first. Sources, chosen by configuration
 
 * ``{"kind": "file", "path": "address_points.csv"}``: the city's address-point file,
   CSV (columns ``address``, ``lon``, ``lat``; other names through ``address_column``,
-  ``lon_column``, ``lat_column``) or GeoJSON points (``address_property``). Matching is
-  on the normalised address (street words abbreviated as USPS does, punctuation gone),
-  exact first, then close spellings (rapidfuzz, ``min_score`` default 0.9).
+  ``lon_column``, ``lat_column``) or GeoJSON points (``address_property``). Both the
+  file's addresses and the typed one are parsed into house number, street and unit
+  (``usaddress``, a maintained CRF parser of US addresses: CAD shorthand such as
+  "123 W MAIN ST APT 4" or "123 w. main street, Durham NC" alike), the street
+  normalised (USPS abbreviations, punctuation gone). The house number must be one the
+  file has (a number out of range never lands on a neighbour's door); the street is
+  matched exactly first, then by close spelling (rapidfuzz, ``min_score`` default 0.9).
+  The unit is kept for the label but never used to place the point.
 * ``{"kind": "nominatim", "url": "https://nominatim.example.org", "user_agent": ...}``:
   a Nominatim server (``/search?format=jsonv2``), optional ``countrycodes`` and
   ``viewbox`` ("lon1,lat1,lon2,lat2": results only inside it).
@@ -30,6 +35,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -65,6 +71,111 @@ def _valid(lon: float, lat: float) -> bool:
     return -180 <= lon <= 180 and -90 <= lat <= 90
 
 
+# ------------------------------------------------------------------ parsing
+
+_STREET_PARTS = (
+    "StreetNamePreModifier",
+    "StreetNamePreDirectional",
+    "StreetNamePreType",
+    "StreetName",
+    "StreetNamePostType",
+    "StreetNamePostDirectional",
+    "StreetNamePostModifier",
+)
+_UNIT_PARTS = ("OccupancyType", "OccupancyIdentifier", "SubaddressType", "SubaddressIdentifier")
+_TYPE_WORDS = frozenset(
+    [
+        "st",
+        "ave",
+        "rd",
+        "dr",
+        "blvd",
+        "ln",
+        "ct",
+        "pl",
+        "way",
+        "cir",
+        "pkwy",
+        "hwy",
+        "ter",
+        "trl",
+        "sq",
+        "loop",
+        "run",
+        "pass",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAddress:
+    """A street address taken apart: ``number`` (house number, digits and a letter
+    suffix at most, '' when none), ``street`` (normalised: "w main st"), ``unit``
+    ("apt 4", '' when none). ``key`` is what address points are matched on."""
+
+    number: str
+    street: str
+    unit: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.number} {self.street}".strip()
+
+    @property
+    def street_without_type(self) -> str:
+        words = self.street.split()
+        if words and words[-1] in _TYPE_WORDS:
+            words = words[:-1]
+        elif len(words) > 1 and words[-2] in _TYPE_WORDS and len(words[-1]) == 1:
+            words = words[:-2] + words[-1:]  # "main st w"
+        return " ".join(words)
+
+
+@lru_cache(maxsize=4096)
+def parse_address(text: str) -> ParsedAddress:
+    """House number, street and unit of a typed or CAD address (messy input welcome:
+    "123 W MAIN ST APT 4", "123 w. main street", "123 Main St #4, Durham NC 27701").
+    The parser is ``usaddress``; when it cannot label a string unambiguously the first
+    token of each kind is used, and a text it cannot parse at all is matched whole."""
+    import usaddress
+
+    text = " ".join((text or "").replace("#", " # ").split())[:300]
+    if not text:
+        return ParsedAddress("", "", "")
+    try:
+        tagged, _ = usaddress.tag(text)
+        parts = {k: v for k, v in tagged.items()}
+    except usaddress.RepeatedLabelError as exc:
+        parts = {}
+        for token, label in exc.parsed_string:
+            parts.setdefault(label, token)
+    number = "".join(ch for ch in parts.get("AddressNumber", "") if ch.isalnum()).lower()
+    if number and not number[0].isdigit():
+        number = ""  # "ONE" or a stray word: not a house number we can match
+    street = normalize_address(" ".join(parts[k] for k in _STREET_PARTS if parts.get(k)))
+    unit = normalize_address(" ".join(parts[k] for k in _UNIT_PARTS if parts.get(k)))
+    if not street:  # no street recognised: the whole text, normalised, minus the number
+        words = normalize_address(text).split()
+        if words and number and words[0] == number:
+            words = words[1:]
+        street = " ".join(words)
+    return ParsedAddress(number, street, unit)
+
+
+def query_text(text: str) -> str:
+    """The address as a geocoding service reads it best: the unit left out
+    ("123 W MAIN ST APT 4, Durham" -> "123 W MAIN ST Durham")."""
+    import usaddress
+
+    cleaned = " ".join((text or "").replace("#", " # ").split())
+    try:
+        tokens = usaddress.parse(cleaned)
+    except Exception:  # the parser never blocks a lookup  # noqa: BLE001
+        return cleaned
+    kept = [t for t, label in tokens if label not in _UNIT_PARTS and t != "#"]
+    return " ".join(kept) or cleaned
+
+
 # ------------------------------------------------------------------ address-point file
 
 
@@ -77,6 +188,14 @@ class AddressFile:
         self._points = points  # normalised address -> (lon, lat, label)
         self.name = name
         self.min_score = min_score
+        # house number -> {parsed key ("123 w main st") -> (lon, lat, label)}
+        self._by_number: dict[str, dict[str, tuple[float, float, str]]] = {}
+        self._parsed: dict[str, tuple[float, float, str]] = {}
+        for point in points.values():
+            parsed = parse_address(point[2])
+            if parsed.number:
+                self._by_number.setdefault(parsed.number, {}).setdefault(parsed.key, point)
+            self._parsed.setdefault(parsed.key, point)
 
     @classmethod
     def load(
@@ -132,25 +251,36 @@ class AddressFile:
         return cls(points, name=f"address file {path.name}", min_score=min_score)
 
     def search(self, text: str, *, limit: int = 5) -> list[Match]:
-        key = normalize_address(text)
-        if not key:
+        if not normalize_address(text):
             return []
-        exact = self._points.get(key)
+        parsed = parse_address(text)
+        exact = self._parsed.get(parsed.key) or self._points.get(normalize_address(text))
         if exact is not None:
             return [Match(exact[0], exact[1], exact[2], 1.0, self.name)]
-        from rapidfuzz import fuzz, process
+        from rapidfuzz import fuzz
 
-        found = process.extract(
-            key,
-            self._points.keys(),
-            scorer=fuzz.token_sort_ratio,
-            limit=limit,
-            score_cutoff=100 * self.min_score,
-        )
+        # with a house number, only the points with that number: a close street
+        # spelling, never a close number (1234 is not 123)
+        candidates = self._by_number.get(parsed.number, {}) if parsed.number else self._parsed
+        if not candidates:
+            return []
+        cutoff = 100 * self.min_score
+        bare = f"{parsed.number} {parsed.street_without_type}".strip()
+        scored: list[tuple[float, str]] = []
+        typed_without_type = bare == parsed.key
+        for key in candidates:
+            score = fuzz.token_sort_ratio(parsed.key, key)
+            if typed_without_type:  # "123 w main" against "123 w main st"
+                other = parse_address(candidates[key][2])
+                other_bare = f"{other.number} {other.street_without_type}".strip()
+                score = max(score, 0.97 * fuzz.token_sort_ratio(bare, other_bare))
+            if score >= cutoff:
+                scored.append((score, key))
+        scored.sort(key=lambda item: (-item[0], item[1]))
         out = []
-        for k, score, _ in found:
-            lon, lat, label = self._points[k]
-            out.append(Match(lon, lat, label, round(score / 100, 3), self.name))
+        for score, key in scored[:limit]:
+            lon, lat, label = candidates[key]
+            out.append(Match(lon, lat, label, round(min(score, 99.9) / 100, 3), self.name))
         return out
 
 
@@ -190,7 +320,7 @@ class Nominatim:
     def search(self, text: str, *, limit: int = 5) -> list[Match]:
         if not text.strip():
             return []
-        params = {"q": text, "format": "jsonv2", "limit": str(limit)}
+        params = {"q": query_text(text), "format": "jsonv2", "limit": str(limit)}
         if self.countrycodes:
             params["countrycodes"] = self.countrycodes
         if self.viewbox:
@@ -240,7 +370,7 @@ class Pelias:
     def search(self, text: str, *, limit: int = 5) -> list[Match]:
         if not text.strip():
             return []
-        params = {"text": text, "size": str(limit)}
+        params = {"text": query_text(text), "size": str(limit)}
         if self.api_key:
             params["api_key"] = self.api_key
         if self.boundary_country:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory, browser):
     """`heart serve --demo --no-replay` on a free port with its own SQLite file."""
+    with serving(tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def serving(tmp_path_factory, extra_env: dict | None = None):
+    """A `heart serve --demo --no-replay` of its own (settings through ``extra_env``,
+    e.g. HEART_GEOCODER), stopped when the block ends."""
     import httpx
 
     if not (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists():
@@ -87,8 +96,9 @@ def server(tmp_path_factory, browser):
     data = tmp_path_factory.mktemp("heart-e2e")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HEART_PROGRAM")}
     env.update(HEART_DATA_DIR=str(data), HEART_DEMO_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1")
+    env.update(extra_env or {})
     workers = 1
-    scratch = _scratch_postgres(os.environ.get("DATABASE_URL", ""))
+    scratch = _scratch_postgres(os.environ.get("DATABASE_URL", ""), suffix=str(_free_port()))
     if scratch:  # the PostgreSQL pass: two server processes sharing events by LISTEN/NOTIFY
         env["DATABASE_URL"] = scratch.url
         workers = 2
@@ -124,16 +134,18 @@ def server(tmp_path_factory, browser):
         text=True,
         check=True,
     ).stdout.strip()
-    yield {"base": base, "token": token, "log": data / "server.log"}
-    proc.send_signal(2)  # Ctrl-C: the server stops cleanly
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
-    if scratch:
-        scratch.drop()
+        yield {"base": base, "token": token, "log": data / "server.log", "env": env}
+    finally:
+        proc.send_signal(2)  # Ctrl-C: the server stops cleanly
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+        if scratch:
+            scratch.drop()
 
 
 class _ScratchDatabase:
@@ -155,7 +167,7 @@ class _ScratchDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def _scratch_postgres(url: str) -> _ScratchDatabase | None:
+def _scratch_postgres(url: str, suffix: str = "") -> _ScratchDatabase | None:
     if not url.startswith(("postgres://", "postgresql://")):
         return None
-    return _ScratchDatabase(url, f"heart_e2e_{os.getpid()}")
+    return _ScratchDatabase(url, f"heart_e2e_{os.getpid()}_{suffix}".rstrip("_"))

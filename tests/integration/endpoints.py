@@ -44,6 +44,9 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "GET /api/calls/{call_id}": VIEW | {RESPONDER},
     "GET /api/ccd/queue": CCD,
     "POST /api/calls/{call_id}/ccd-outcome": CCD,
+    "POST /api/calls/{call_id}/ccd-claim": CCD,
+    "POST /api/calls/{call_id}/ccd-release": CCD,
+    "GET /api/geocode": INTAKE,
     "GET /api/reports/summary": REPORTS,
     # dispatch and teams
     "GET /api/calls/{call_id}/recommendation": DISPATCH,
@@ -124,6 +127,8 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /responder/clear": frozenset({RESPONDER}),
     "PAGE /ccd/": CCD,
     "PAGE /ccd/<int:call_id>/outcome": CCD,
+    "PAGE /ccd/<int:call_id>/claim": CCD,
+    "PAGE /ccd/<int:call_id>/release": CCD,
     "PAGE /calls/new": INTAKE,
     "PAGE /care/queue": PEOPLE,
     "PAGE /care/sla": NAV | {ANALYST},

@@ -261,6 +261,14 @@ WORKS: dict[str, tuple] = {
         "/api/calls/{ccd}/ccd-outcome",
         {"outcome": "resolved_by_phone"},
     ),
+    "POST /api/calls/{call_id}/ccd-claim": ("supervisor", None, "/api/calls/{ccd}/ccd-claim", {}),
+    "POST /api/calls/{call_id}/ccd-release": (
+        "supervisor",
+        None,
+        "/api/calls/{ccd}/ccd-release",
+        {},
+    ),
+    "GET /api/geocode": ("supervisor", None, "/api/geocode?q=101%20City%20Hall%20Plaza", None),
     "GET /api/follow-ups": ("supervisor", None, "/api/follow-ups", None),
     "GET /api/reports/summary": ("supervisor", None, "/api/reports/summary", None),
     "GET /api/calls/{call_id}/recommendation": (

@@ -270,9 +270,13 @@ def test_call_taker_form(client, person):
             "lat": DURHAM[1],
         },
     )
-    assert r.status_code == 200
+    # saved: the browser is sent to the page that shows the saved call (a reload never
+    # enters it twice)
     c = Call.objects.get()
+    assert r.status_code == 302 and r["Location"].endswith(f"?saved={c.pk}")
     assert c.source == "call_taker" and c.timeline.filter(kind="received").exists()
+    shown = client.get(r["Location"])
+    assert shown.status_code == 200 and c.get_route_display().encode() in shown.content
     bad = client.post("/calls/new", {"nature": "", "lon": 1})
     assert bad.status_code == 422 and Call.objects.count() == 1
     analyst = person("analyst")

@@ -171,8 +171,8 @@ def test_a_call_taker_corrects_a_call_they_typed_in(person):
     c = Client()
     c.force_login(taker)
     r = c.post("/calls/new", {"nature": "CRISIS", "lon": DURHAM[0], "lat": DURHAM[1]})
-    assert r.status_code == 200
     call = Call.objects.get()
+    assert r.status_code == 302 and r["Location"].endswith(f"?saved={call.pk}")
     assert call.cad_incident_id is None and call.source_key == f"user:{taker.pk}"
     fix = body(nature="WELFARE CHECK")
     fix.pop("cad_incident_id")

@@ -46,6 +46,8 @@ EXTRA = [
     ("post", "/responder/clear", {"outcome": "refused"}),
     ("get", "/ccd/", None),
     ("post", "/ccd/{call}/outcome", {"outcome": "hand_back"}),
+    ("post", "/ccd/{call}/claim", {}),
+    ("post", "/ccd/{call}/release", {}),
     ("get", "/care/sla", None),
     ("post", "/staff/shifts", {}),
     ("post", "/staff/shifts/999999/end", {}),

@@ -94,12 +94,15 @@ ROWS = [
         "/api/ccd/queue",
         None,
     ),
+    ("ccd claim", "post", "/api/calls/{c2}/ccd-claim", {}),
+    ("ccd release", "post", "/api/calls/{c2}/ccd-release", {}),
     (
         "ccd outcome",
         "post",
         "/api/calls/{c2}/ccd-outcome",
         {"outcome": "hand_back"},
     ),
+    ("address lookup", "get", "/api/geocode?q=101+City+Hall+Plaza", None),
     (
         "follow-ups",
         "get",

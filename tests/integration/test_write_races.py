@@ -253,3 +253,22 @@ def test_two_erasures_at_once_one_erases(person):
         ]
     )
     assert errors == [] and len(wins) == 1 and len(conflicts) == 2, (wins, conflicts, errors)
+
+
+def test_two_clinicians_taking_one_crisis_call_one_wins(person):
+    """Four clinicians press "Take this call" at once: one claim, and each other hears
+    who has it. The call row lock in claim_ccd_call makes the losers see the winner's
+    claim; without it the one-claim-per-call constraint still refuses them (caught and
+    answered with the holder's name, never an IntegrityError)."""
+    from heart.intake.models import CcdClaim
+    from heart.intake.services import claim_ccd_call
+
+    users = [person("crisis_clinician") for _ in range(4)]
+    call = make_call(at=timezone.now(), route="ccd")
+    wins, conflicts, errors = race(
+        [lambda u=u: claim_ccd_call(call_id=call.pk, actor=actor(u)) for u in users]
+    )
+    assert errors == [] and len(wins) == 1 and len(conflicts) == 3, (wins, conflicts, errors)
+    claim = CcdClaim.objects.get(call=call)
+    assert all(f"taken by {claim.clinician_label}" in m for m in conflicts), conflicts
+    assert TimelineEvent.objects.filter(call=call, kind="ccd_claimed").count() == 1

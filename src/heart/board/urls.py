@@ -15,5 +15,7 @@ urlpatterns = [
     path("responder/clear", views.responder_clear, name="responder-clear"),
     path("ccd/", views.ccd, name="ccd"),
     path("ccd/<int:call_id>/outcome", views.ccd_outcome, name="ccd-outcome"),
+    path("ccd/<int:call_id>/claim", views.ccd_claim, name="ccd-claim"),
+    path("ccd/<int:call_id>/release", views.ccd_release, name="ccd-release"),
     path("healthz", views.healthz, name="healthz"),
 ]

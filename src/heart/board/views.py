@@ -27,7 +27,8 @@ from heart.board.forms import BackupForm, CcdOutcomeForm, DispositionForm, Statu
 from heart.calls.models import Call
 from heart.calls.selectors import ccd_queue
 from heart.errors import ServiceError
-from heart.intake.services import record_ccd_outcome
+from heart.intake.models import CcdClaim
+from heart.intake.services import claim_ccd_call, record_ccd_outcome, release_ccd_call
 from heart.live.hub import frame, hub
 from heart.live.store import replay
 from heart.program_in_force import current_program
@@ -494,22 +495,60 @@ def _invalid(field: str | None, form) -> ServiceError:
 @login_required
 def ccd(request):
     _need(request, "ccd_queue")
-    return render(request, "board/ccd.html", _ccd_context())
+    return render(request, "board/ccd.html", _ccd_context(request))
 
 
 CCD_PAGE = 200
 
 
-def _ccd_context(**extra) -> dict:
-    """The oldest waiting calls (a page) and how many more wait behind them."""
+def _ccd_context(request, **extra) -> dict:
+    """The oldest waiting calls (a page) and how many more wait behind them; who has
+    taken each (one clinician at a time)."""
     page = ccd_queue(limit=CCD_PAGE)
+    claims = {c.call_id: c for c in CcdClaim.objects.filter(call_id__in=[c.pk for c in page.items])}
+    items = [
+        {
+            "call": c,
+            "claim": claims.get(c.pk),
+            "mine": c.pk in claims and claims[c.pk].clinician_id == request.user.pk,
+        }
+        for c in page.items
+    ]
     return {
-        "queue": page.items,
+        "queue": items,
         "waiting": page.total,
         "more": page.total - len(page.items),
         "now": timezone.now(),
         **extra,
     }
+
+
+def _ccd_error(request, exc: ServiceError):
+    return render(
+        request, "board/ccd.html", _ccd_context(request, error=exc.message), status=exc.status
+    )
+
+
+@login_required
+@require_POST
+def ccd_claim(request, call_id: int):
+    _need(request, "ccd_queue")
+    try:
+        claim_ccd_call(call_id=call_id, actor=Actor.for_user(request.user))
+    except ServiceError as exc:
+        return _ccd_error(request, exc)
+    return redirect(reverse("ccd") + f"#ccd-{call_id}")
+
+
+@login_required
+@require_POST
+def ccd_release(request, call_id: int):
+    _need(request, "ccd_queue")
+    try:
+        release_ccd_call(call_id=call_id, actor=Actor.for_user(request.user))
+    except ServiceError as exc:
+        return _ccd_error(request, exc)
+    return redirect("ccd")
 
 
 @login_required
@@ -539,7 +578,7 @@ def ccd_outcome(request, call_id: int):
     return render(
         request,
         "board/ccd.html",
-        _ccd_context(error=error),
+        _ccd_context(request, error=error),
         status=status,
     )
 

@@ -30,6 +30,9 @@ class Call(models.Model):
     lon = models.FloatField(null=True, blank=True)
     lat = models.FloatField(null=True, blank=True)
     address = models.CharField(max_length=300, blank=True)
+    # the number to call the caller back on (EIDO callbackComponent tel: URI, or typed by
+    # the call taker): personal data, shown to the crisis line and the team on the call
+    callback = models.CharField(max_length=40, blank=True)
     narrative = models.TextField(blank=True)
     weapon_flag = models.BooleanField(null=True)
     violence_flag = models.BooleanField(null=True)
@@ -101,6 +104,8 @@ class TimelineEvent(models.Model):
         OUT_OF_SERVICE = "out_of_service", "Out of service"
         BACKUP_REQUESTED = "backup_requested", "Backup requested"
         CCD_OUTCOME = "ccd_outcome", "Crisis line outcome"
+        CCD_CLAIMED = "ccd_claimed", "Crisis line clinician took the call"
+        CCD_RELEASED = "ccd_released", "Crisis line clinician released the call"
         CO_RESPONSE = "co_response", "Co-response paired"
         OVERRIDE = "override", "Route override"
         DISPOSITION = "disposition", "Disposition"

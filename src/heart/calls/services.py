@@ -16,6 +16,12 @@ from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
 from heart.errors import Conflict, NotFound
 
+# reasons that say where a call's point came from (heart.intake.locate), not why it
+# took its route: a new triage decision keeps them
+LOCATION_REASONS = frozenset(
+    {"location_geocoded", "location_from_map", "location_not_found", "geocoder_unavailable"}
+)
+
 
 def _fields(call: CallInput, decision: Decision, program: Program, **extra) -> dict:
     return {
@@ -57,6 +63,8 @@ def record_call(
     incident_type_text: str = "",
     source_updated_at: dt.datetime | None = None,
     call_id: int | None = None,
+    callback: str = "",
+    location_reasons: list[dict] | tuple = (),
 ) -> Recorded:
     """Triage and store a call; a repeated CAD id *of the same source* updates it.
 
@@ -68,6 +76,10 @@ def record_call(
     out of order (the stored call is returned, ``unchanged``); once a call has a
     version, an update without one is refused (:class:`~heart.errors.Conflict` at
     ``updated_at``), so a versionless delivery never overwrites a newer version.
+
+    ``location_reasons`` (code + sentence) say where the point came from when intake
+    looked the address up (the geocoder's source and score, or why it could not): they
+    follow the triage reasons.
     """
     decision = decide(program, call)
     fields = _fields(
@@ -77,7 +89,10 @@ def record_call(
         address=address or "",
         incident_type_text=incident_type_text or "",
         source_updated_at=source_updated_at,
+        callback=callback or "",
     )
+    if location_reasons:
+        fields["reasons"] = fields["reasons"] + [dict(r) for r in location_reasons]
     if call_id is not None:
         return _update_stored(Call.objects.filter(pk=call_id), fields, source_updated_at)
     if cad_incident_id is None:
@@ -150,6 +165,7 @@ _UPSERT_COLUMNS = (
     "incident_type_text",
     "source_updated_at",
     "source",
+    "callback",
 )
 _COLS = ", ".join(_UPSERT_COLUMNS)
 _MARKS = ", ".join("%s::jsonb" if c == "reasons" else "%s" for c in _UPSERT_COLUMNS)
@@ -289,10 +305,13 @@ def set_route(
     route: str = "",
     reasons: list[dict] | None = None,
 ) -> Call:
-    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the transaction."""
+    """Store a new route on a call (fallback, crisis-line outcome). Caller holds the
+    transaction. A new decision replaces the triage reasons but keeps where the point
+    came from (the location reasons intake stored: geocoder, map)."""
     if decision is not None:
         call.route = decision.route
-        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons]
+        kept = [r for r in call.reasons if r.get("code") in LOCATION_REASONS]
+        call.reasons = [{"code": r.code, "text": r.text} for r in decision.reasons] + kept
         call.rules_version = decision.rules_version
     else:
         call.route = route

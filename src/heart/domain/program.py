@@ -201,6 +201,7 @@ class NoTeamFreePolicy:
 
 
 FALL_BACK_AT_ONCE = NoTeamFreePolicy()
+DEFAULT_PRIORITIES = ("1", "2", "3", "4", "5")
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +234,31 @@ class Program:
     def first_effective_date(self) -> dt.date | None:
         starts = [p.start for u in self.units.values() for p in u.periods]
         return min(starts) if starts else None
+
+    # -- what a call taker chooses from ---------------------------------------------
+
+    def call_types(self) -> list[tuple[str, str]]:
+        """Every call type the program knows, (code, plain words), eligible ones first:
+        the call-taker form's searchable list."""
+        out = [(code, rule.why) for code, rule in self.natures.items()]
+        out += [(code, f"Not for the program: {why}") for code, why in self.not_eligible.items()]
+        return out
+
+    @property
+    def priorities(self) -> tuple[str, ...]:
+        """The call priorities a call taker chooses from: those the program names (its
+        excluded priorities, its waiting-queue order and hold times), else the CAD's
+        usual 1 (most urgent) to 5."""
+        named: set[str] = set()
+        if self.exclusions.priority is not None:
+            named |= set(self.exclusions.priority.excluded)
+        named |= set(self.no_team_free.priority_order)
+        named |= set(self.no_team_free.hold_minutes_by_priority)
+        if not named:
+            return DEFAULT_PRIORITIES
+        return tuple(
+            sorted(named, key=lambda p: (not p.isdigit(), int(p) if p.isdigit() else 0, p))
+        )
 
     # -- which unit serves which route: the run card is the one home of this knowledge --
 

@@ -15,12 +15,19 @@ from heart.apikit import DEFAULT_PAGE, MAX_PAGE, ErrorOut, PageOut, object_or_40
 from heart.calls import selectors
 from heart.calls.models import Call
 from heart.calls.schemas import CallDetailOut, CallSummaryOut, ReasonOut
-from heart.calls.validation import check_value
+from heart.calls.validation import check_value, text_problem
 from heart.domain.program import ROUTES
 from heart.domain.triage import CallInput
-from heart.errors import Forbidden, Invalid, NotFound
+from heart.errors import Forbidden, Invalid, NotFound, Unavailable
+from heart.intake import locate
 from heart.intake.eido import EidoDocument, to_call
-from heart.intake.services import IntakeResult, receive_call, record_ccd_outcome
+from heart.intake.services import (
+    IntakeResult,
+    claim_ccd_call,
+    receive_call,
+    record_ccd_outcome,
+    release_ccd_call,
+)
 from heart.program_in_force import current_program
 from heart.teams.selectors import team_for_user
 
@@ -64,6 +71,7 @@ class CallFieldsIn(Schema):
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     address: str = Field("", max_length=300)
+    callback: str = Field("", max_length=40, description="the caller's callback number")
     narrative: str = Field("", max_length=20_000)
     weapon_flag: bool | None = None
     violence_flag: bool | None = None
@@ -156,6 +164,7 @@ def post_eido(request, payload: EidoDocument):
         address=parsed.address,
         incident_type_text=parsed.incident_type_text,
         source_updated_at=parsed.updated_at,
+        callback=parsed.callback,
     )
     return _intake_out(res)
 
@@ -176,6 +185,7 @@ def post_call(request, payload: CallIn):
         source=_source_label(actor),
         address=payload.address,
         source_updated_at=payload.updated_at,
+        callback=payload.callback,
     )
     return _intake_out(res)
 
@@ -214,6 +224,7 @@ def put_call(request, call_id: int, payload: CallFieldsIn):
         address=payload.address,
         incident_type_text=c.incident_type_text,
         source_updated_at=payload.updated_at,
+        callback=payload.callback,
     )
     return _intake_out(res)
 
@@ -297,3 +308,91 @@ def ccd_outcome(request, call_id: int, payload: CcdOutcomeIn):
     record_ccd_outcome(call=c, outcome=payload.outcome, notes=payload.notes, actor=actor)
     c.refresh_from_db()
     return {"call_id": c.pk, "outcome": payload.outcome, "route": c.route, "state": c.state}
+
+
+class ClaimOut(Schema):
+    call_id: int
+    claimed_by: str | None
+    claimed_at: str | None
+
+
+@router.post(
+    "/calls/{call_id}/ccd-claim",
+    response={200: ClaimOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["crisis line"],
+    summary="Take a waiting crisis-line call (one clinician at a time; 409 names who has it)",
+)
+def ccd_claim(request, call_id: int):
+    actor = require(request, "ccd_queue")
+    claim = claim_ccd_call(call_id=call_id, actor=actor)
+    return {
+        "call_id": call_id,
+        "claimed_by": claim.clinician_label,
+        "claimed_at": claim.claimed_at.isoformat(),
+    }
+
+
+@router.post(
+    "/calls/{call_id}/ccd-release",
+    response={200: ClaimOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["crisis line"],
+    summary="Give a crisis-line call back to the queue (only its holder)",
+)
+def ccd_release(request, call_id: int):
+    actor = require(request, "ccd_queue")
+    release_ccd_call(call_id=call_id, actor=actor)
+    return {"call_id": call_id, "claimed_by": None, "claimed_at": None}
+
+
+# ------------------------------------------------------------------ address lookup
+
+
+class GeocodeMatchOut(Schema):
+    lon: float
+    lat: float
+    label: str
+    score: float
+    source: str
+
+
+class GeocodeOut(Schema):
+    configured: bool
+    matches: list[GeocodeMatchOut]
+
+
+@router.get(
+    "/geocode",
+    response={200: GeocodeOut, 403: ErrorOut, 422: ErrorOut, 503: ErrorOut},
+    tags=["intake"],
+    summary="Look an address up in the configured geocoder (matches, best first)",
+)
+def geocode(
+    request,
+    q: str = Query(..., min_length=1, max_length=300, description="the address as typed"),
+    limit: int = Query(5, ge=1, le=10),
+):
+    """For the call-taker form: the configured source's matches (an address-point file,
+    Nominatim or Pelias), best first, each with its score (0-1) and source. No geocoder
+    configured: ``configured`` false and no matches (place the point on the map). A
+    source that does not answer in time: 503 (the form says to use the map)."""
+    actor = require(request, "intake_call")
+    if actor.api_client is not None:  # the form's helper, not a geocoding service for CADs
+        raise Forbidden(f"{actor.label} may not look addresses up (call takers signed in only)")
+    problem = text_problem(q)
+    if problem:
+        raise Invalid(f"q: {problem}", path="q")
+    if not locate.configured():
+        return {"configured": False, "matches": []}
+    try:
+        matches = locate.search(q, limit=limit)
+    except locate.LookupFailed as exc:
+        raise Unavailable(
+            f"q: the address lookup did not answer ({exc}); place the point on the map"
+        ) from None
+    return {
+        "configured": True,
+        "matches": [
+            {"lon": m.lon, "lat": m.lat, "label": m.label, "score": m.score, "source": m.source}
+            for m in matches
+        ],
+    }

@@ -15,6 +15,9 @@ Only the parts HEART uses are modelled (other components are accepted and ignore
   tags and comments dropped, entities decoded in the same parse (a tag spelled with
   entities, ``&lt;img&gt;``, never becomes ``<img>``: see :func:`notes_text`).
 * ``callComponent``: the earliest ``callStartTimestamp`` is the received time.
+* ``callbackComponent``: the callback number, from the ``callBackInformationUri`` of the
+  component a call references (``callBackReference``), else the first: a ``tel:`` URI,
+  else a ``sip:`` URI whose user part is a phone number.
 
 Errors are :class:`EidoError` with the field path (``locationComponent[0].locationByValue``).
 """
@@ -69,6 +72,13 @@ class IncidentComponent(_Component):
 class CallComponent(_Component):
     callStartTimestamp: AwareDatetime | None = None
     answerDate: AwareDatetime | None = None
+    callBackReference: Ref | None = None
+
+
+class CallbackComponent(_Component):
+    callBackInformationUri: list[Annotated[str, Field(max_length=300)]] | None = Field(
+        default=None, max_length=MAX_COMPONENTS
+    )
 
 
 class LocationComponent(_Component):
@@ -90,6 +100,9 @@ class EidoDocument(_Component):
         IncidentComponent | Annotated[list[IncidentComponent], Field(max_length=MAX_COMPONENTS)]
     ) | None = None
     callComponent: list[CallComponent] | None = Field(default=None, max_length=MAX_COMPONENTS)
+    callbackComponent: list[CallbackComponent] | None = Field(
+        default=None, max_length=MAX_COMPONENTS
+    )
     locationComponent: list[LocationComponent] | None = Field(
         default=None, max_length=MAX_COMPONENTS
     )
@@ -110,6 +123,7 @@ class EidoCall:
     call: CallInput
     address: str
     incident_type_text: str
+    callback: str = ""
 
 
 GML = "{http://www.opengis.net/gml}"
@@ -180,6 +194,41 @@ def parse_pidf_lo(text: str, path: str) -> tuple[float | None, float | None, str
         parts = [(civic.findtext(f"{CIVIC}{tag}") or "").strip() for tag in _CIVIC_ORDER]
         address = " ".join(p for p in parts if p)[:300]
     return lon, lat, address
+
+
+_PHONE = re.compile(r"^\+?[0-9][0-9\-.() ]{2,30}$")
+
+
+def phone_from_uri(uri: str) -> str:
+    """The phone number in a ``tel:`` URI (parameters dropped), or in the user part of a
+    ``sip:`` / ``sips:`` URI when it is a number; '' otherwise."""
+    uri = (uri or "").strip()
+    scheme, _, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if scheme == "tel":
+        number = rest.split(";")[0]
+    elif scheme in ("sip", "sips"):
+        number = rest.split("@")[0].split(";")[0]
+    else:
+        return ""
+    return number[:40] if _PHONE.match(number) else ""
+
+
+def callback_number(doc: EidoDocument) -> str:
+    """The callback number: of the callback component a call references, else of any."""
+    components = doc.callbackComponent or []
+    wanted = {c.callBackReference.ref for c in doc.callComponent or [] if c.callBackReference}
+    ordered = [c for c in components if c.id in wanted] + [
+        c for c in components if c.id not in wanted
+    ]
+    for component in ordered:
+        uris = component.callBackInformationUri or []
+        # a tel: URI first, then a SIP URI with a number
+        for uri in sorted(uris, key=lambda u: not u.lower().startswith("tel:")):
+            number = phone_from_uri(uri)
+            if number:
+                return number
+    return ""
 
 
 def _first_incident(doc: EidoDocument) -> tuple[IncidentComponent | None, str]:
@@ -257,4 +306,5 @@ def to_call(doc: EidoDocument) -> EidoCall:
         ),
         address=address,
         incident_type_text=text[:200],
+        callback=callback_number(doc),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -22,3 +23,20 @@ class HeldCall(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.call_id} waits for {self.unit} until {self.until:%H:%M}"
+
+
+class CcdClaim(models.Model):
+    """A crisis-line clinician has taken a waiting call (is phoning the person): one
+    clinician at a time, so two never phone the same person. The row goes when the
+    clinician releases the call; the outcome keeps it (who had it, since when). Written
+    only by heart.intake.services.claim_ccd_call / release_ccd_call."""
+
+    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="ccd_claim")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clinician_label = models.CharField(max_length=150)
+    claimed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"call {self.call_id} claimed by {self.clinician_label}"

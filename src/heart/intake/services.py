@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
 from heart.accounts.actors import SYSTEM, Actor
@@ -32,9 +32,10 @@ from heart.calls.validation import text_problem, time_problem
 from heart.domain.dispatch import Recommendation, route_refusal
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, decide
-from heart.errors import Conflict, Invalid
+from heart.errors import Conflict, Invalid, NotFound
 from heart.events.bus import emit
-from heart.intake.models import HeldCall
+from heart.intake.locate import locate
+from heart.intake.models import CcdClaim, HeldCall
 from heart.program_in_force import current_program
 from heart.teams.models import Assignment
 from heart.teams.selectors import recommendation_for
@@ -297,8 +298,17 @@ def receive_call(
     source_updated_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
     call_id: int | None = None,
+    callback: str = "",
+    location_reasons: tuple[dict, ...] = (),
+    geocode: bool = True,
 ) -> IntakeResult:
     """Triage, store, recommend or fall back, announce.
+
+    A call with an address and no coordinates is looked up in the configured geocoder
+    first (heart.intake.locate: within a time limit, before any lock is taken); the
+    point's origin (source, score), or why there is none, is stored as a reason after
+    the triage reasons. ``location_reasons`` are the caller's own (the call-taker form
+    says which match or map click placed the point); ``geocode=False`` skips the lookup.
 
     Idempotent on the CAD incident id *of this actor's source* (``actor.source_key``):
     a repeat updates the same call, another source's id is a new call. ``call_id``
@@ -310,7 +320,17 @@ def receive_call(
     program = program or current_program()
     now = now or timezone.now()
     _check_input(call, cad_incident_id, address, incident_type_text)
+    problem = text_problem(callback)
+    if problem:
+        raise Invalid(f"callback: {problem}", path="callback")
     call = replace(call, type_text=incident_type_text or call.type_text)  # read by triage
+    location_reasons = tuple(location_reasons)
+    if geocode and call.lon is None and address:
+        found = locate(address)
+        if found is not None:
+            location_reasons += (found.reason,)
+            if found.lon is not None:
+                call = replace(call, lon=found.lon, lat=found.lat)
     return retry_on_contention(
         lambda: _receive_once(
             call=call,
@@ -323,6 +343,8 @@ def receive_call(
             source_updated_at=source_updated_at,
             now=now,
             call_id=call_id,
+            callback=callback[:40],
+            location_reasons=location_reasons,
         )
     )
 
@@ -339,9 +361,13 @@ def _receive_once(
     source_updated_at: dt.datetime | None,
     now: dt.datetime,
     call_id: int | None,
+    callback: str = "",
+    location_reasons: tuple[dict, ...] = (),
 ) -> IntakeResult:
     with transaction.atomic():
         recorded = record_call(
+            callback=callback,
+            location_reasons=location_reasons,
             call=call,
             program=program,
             cad_incident_id=cad_incident_id,
@@ -531,16 +557,21 @@ def record_ccd_outcome(
         )
     with transaction.atomic():
         c = Call.objects.select_for_update().get(pk=call.pk)
+        done = CcdOutcome.objects.filter(call=c).first()
+        if done is not None:
+            raise Conflict(f"call: {_closed_words(c, done, program)}", path="call_id")
+        if c.state != Call.State.OPEN:
+            raise Conflict(f"call: {_closed_words(c, None, program)}", path="call_id")
         if c.route != Call.Route.CCD:
             raise Conflict(f"call: call {c.pk} is routed {c.route}, not ccd", path="call_id")
-        if c.state != Call.State.OPEN:
-            raise Conflict(f"call: call {c.pk} is closed", path="call_id")
-        if CcdOutcome.objects.filter(call=c).exists():
-            raise Conflict(f"call: call {c.pk} already has an outcome", path="call_id")
+        claim = CcdClaim.objects.filter(call=c).first()
+        if claim is not None and claim.clinician_id != getattr(actor.user, "pk", None):
+            raise Conflict(f"call: {_claimed_words(claim, program)}", path="call_id")
         o = CcdOutcome.objects.create(
             call=c, outcome=outcome, notes=notes, clinician=actor.user, recorded_at=now
         )
         label = CcdOutcome.Outcome(outcome).label
+        CcdClaim.objects.filter(call=c).delete()  # the outcome ends the claim
         append_timeline(
             call=c, kind=K.CCD_OUTCOME, actor=actor, text=label, data={"outcome": outcome}, at=now
         )
@@ -606,3 +637,126 @@ def _send_team(*, call: Call, program: Program, actor: Actor, now: dt.datetime) 
         data={"from": route, "to": fallback},
         at=now,
     )
+
+
+# ------------------------------------------------------------------ crisis-line claims
+
+
+def _local(at: dt.datetime, program: Program) -> str:
+    return f"{at.astimezone(program.zone):%H:%M}"
+
+
+def _claimed_words(claim: CcdClaim, program: Program) -> str:
+    return (
+        f"call {claim.call_id} is taken by {claim.clinician_label} since "
+        f"{_local(claim.claimed_at, program)}; they release it or record its outcome"
+    )
+
+
+def _closed_words(call: Call, done: CcdOutcome | None, program: Program) -> str:
+    """Who closed the call, when and how (not just "closed")."""
+    if done is not None:
+        who = done.clinician.get_username() if done.clinician else "a clinician"
+        return (
+            f"call {call.pk} already has an outcome: {done.get_outcome_display()}, "
+            f"recorded by {who} at {_local(done.recorded_at, program)}"
+        )
+    line = TimelineEvent.objects.filter(call=call, kind=K.CLOSED).order_by("-at", "-id").first()
+    if line is not None:
+        return (
+            f"call {call.pk} was closed by {line.actor_label} at {_local(line.at, program)} "
+            f"({line.text})"
+        )
+    at = _local(call.closed_at, program) if call.closed_at else "an unknown time"
+    return f"call {call.pk} was closed at {at}"
+
+
+def claim_ccd_call(
+    *, call_id: int, actor: Actor, program: Program | None = None, now: dt.datetime | None = None
+) -> CcdClaim:
+    """A clinician takes a waiting crisis-line call (one at a time). Taking it again is a
+    no-op (the same claim); a call another clinician holds is refused (Conflict: who,
+    since when). The call's row is locked first, so of two clinicians racing, one wins
+    and the other hears who; the one-claim-per-call constraint backs it up."""
+    program = program or current_program()
+    now = now or timezone.now()
+    user_id = getattr(actor.user, "pk", None)
+    if user_id is None:
+        raise Invalid("clinician: a claim is made by a signed-in person", path="clinician")
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call_id).first()
+        if c is None:
+            raise NotFound(f"call: no call {call_id}", path="call_id")
+        done = CcdOutcome.objects.filter(call=c).first()
+        if done is not None or c.state != Call.State.OPEN:
+            raise Conflict(f"call: {_closed_words(c, done, program)}", path="call_id")
+        if c.route != Call.Route.CCD:
+            raise Conflict(
+                f"call: call {c.pk} is routed {c.get_route_display().lower()}, not to the "
+                "crisis line",
+                path="call_id",
+            )
+        claim = CcdClaim.objects.filter(call=c).first()
+        if claim is not None:
+            if claim.clinician_id == user_id:
+                return claim
+            raise Conflict(f"call: {_claimed_words(claim, program)}", path="call_id")
+        try:
+            with transaction.atomic():
+                claim = CcdClaim.objects.create(
+                    call=c,
+                    clinician=actor.user,
+                    clinician_label=actor.user.get_username()[:150],
+                    claimed_at=now,
+                )
+        except IntegrityError:  # a racer got in without the row lock (SQLite): say who
+            claim = CcdClaim.objects.get(call=c)
+            raise Conflict(f"call: {_claimed_words(claim, program)}", path="call_id") from None
+        append_timeline(
+            call=c,
+            kind=K.CCD_CLAIMED,
+            actor=actor,
+            text=f"Taken by {claim.clinician_label}",
+            at=now,
+        )
+        emit(
+            "ccd.claimed",
+            {"call_id": c.pk, "at": now.isoformat()},
+            actor=actor,
+            call_id=c.pk,
+            at=now,
+        )
+    return claim
+
+
+def release_ccd_call(
+    *, call_id: int, actor: Actor, program: Program | None = None, now: dt.datetime | None = None
+) -> None:
+    """The clinician gives a call back to the queue (only the one who holds it; releasing
+    a call nobody holds is a no-op)."""
+    program = program or current_program()
+    now = now or timezone.now()
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call_id).first()
+        if c is None:
+            raise NotFound(f"call: no call {call_id}", path="call_id")
+        claim = CcdClaim.objects.filter(call=c).first()
+        if claim is None:
+            return
+        if claim.clinician_id != getattr(actor.user, "pk", None):
+            raise Conflict(f"call: {_claimed_words(claim, program)}", path="call_id")
+        claim.delete()
+        append_timeline(
+            call=c,
+            kind=K.CCD_RELEASED,
+            actor=actor,
+            text=f"Released by {actor.user.get_username()}",
+            at=now,
+        )
+        emit(
+            "ccd.released",
+            {"call_id": c.pk, "at": now.isoformat()},
+            actor=actor,
+            call_id=c.pk,
+            at=now,
+        )

@@ -327,6 +327,9 @@ HEART_PUBLIC = {
 # e.g. {"kind": "file", "path": "/srv/address_points.csv"} or {"kind": "nominatim",
 # "url": "https://nominatim.example.org", "user_agent": "HEART Durham (ops@example.org)"}
 HEART_GEOCODER: dict = json.loads(os.environ.get("HEART_GEOCODER", "{}"))
+# intake's use of it (heart.intake.locate): how long a call waits for the lookup, and the
+# lowest score it places a call on unseen, e.g. {"timeout": 1.0, "min_score": 0.5}
+HEART_INTAKE_GEOCODE: dict = json.loads(os.environ.get("HEART_INTAKE_GEOCODE", "{}"))
 
 # write-back to the CAD (heart.cad, docs/cad-writeback.md): off without a url. JSON in the
 # environment, e.g. HEART_CAD='{"url": "https://cad.example/heart", "secret": "…",
