@@ -97,7 +97,8 @@
     if (c.lat == null || c.lon == null) { if (m) { m.remove(); callMarkers.delete(c.id); } return; }
     const color = c.backup ? "#ff3b3b" : (ROUTE_COLOR[c.route] || "#a0a7b4");
     if (!m) {
-      m = L.circleMarker([c.lat, c.lon], { radius: c.backup ? 10 : 7, color: "#111", weight: 2, fillColor: color, fillOpacity: 0.95 });
+      m = L.circleMarker([c.lat, c.lon], { radius: c.backup ? 10 : 7, color: "#111", weight: 2, fillColor: color, fillOpacity: 0.95,
+                                           className: "call-marker call-marker-" + c.id });
       m.addTo(map);
       m.on("click", () => select(c.id, { scroll: true }));
       untab(m);
@@ -433,7 +434,7 @@
   function matches(c) {
     const route = $("f-route").value, asg = $("f-assigned").value, prio = $("f-priority").value, wait = +$("f-wait").value;
     if (route && c.route !== route) return false;
-    if (asg === "waiting" && (c.team_id || c.backup)) return false;
+    if (asg === "waiting" && !isPinned(c)) return false;  // a team call no team is on
     if (asg === "assigned" && !c.team_id) return false;
     if (prio && String(c.priority || "") !== prio) return false;
     if (wait && (Date.now() + clockSkew - Date.parse(c.received_at)) < wait * 60000) return false;
