@@ -247,7 +247,10 @@ def test_card_actions_note_close_pair_and_shortcuts(browser, server, busy):
         assert int(board.evaluate("document.body.dataset.chimes || '0'")) >= 1
         board.fill(f"{cc} .pick.best input.police-sign", "D2-14")
         board.click(f"{cc} .pick.best button.pair")
-        expect(board.locator(f"{cc} .assigned")).to_contain_text("Assigned", timeout=5_000)
+        try:
+            expect(board.locator(f"{cc} .assigned")).to_contain_text("Assigned", timeout=5_000)
+        except AssertionError:
+            raise AssertionError(board.inner_text("#toast")) from None
         assert _api(board, "POST", f"/api/calls/{co['id']}/release", {})["status"] == 200
     _close_all(board, [co["id"]])
     assert errors == [], errors

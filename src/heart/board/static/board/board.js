@@ -197,8 +197,8 @@
     // rebuilt only when what it shows changed: never a new button under the pointer
     const key = c.team_id || c.backup ? "" : JSON.stringify([rec0 || null, rec0 ? null : c.recommended || null]);
     if (box.dataset.key === key) return;
-    const typing = box.querySelector("input.police-sign");
-    if (typing && typing.value.trim() && box.contains(document.activeElement)) return;
+    // never throw away a police call sign being typed
+    if (key && [...box.querySelectorAll("input.police-sign")].some((x) => x.value.trim())) return;
     box.dataset.key = key;
     box.replaceChildren();
     if (c.team_id || c.backup) return;
