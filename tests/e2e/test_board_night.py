@@ -198,7 +198,7 @@ def test_card_actions_note_close_pair_and_shortcuts(browser, server, busy):
     board.click(f"{card} .note-box summary")
     board.fill(f"{card} .note-box textarea", "Second caller says both parties left on foot.")
     board.click(f"{card} .note-box button.save-note")
-    expect(board.locator(f"{card} .last-note")).to_contain_text("both parties left")
+    expect(board.locator(f"{card} .last-note")).to_contain_text("both parties left", timeout=10_000)
 
     # keyboard: ? shows the list, Escape hides it; n opens the note on the selected call
     board.keyboard.press("?")
@@ -248,9 +248,9 @@ def test_card_actions_note_close_pair_and_shortcuts(browser, server, busy):
         board.fill(f"{cc} .pick.best input.police-sign", "D2-14")
         board.click(f"{cc} .pick.best button.pair")
         try:
-            expect(board.locator(f"{cc} .assigned")).to_contain_text("Assigned", timeout=5_000)
+            expect(board.locator(f"{cc} .assigned")).to_contain_text("Assigned", timeout=15_000)
         except AssertionError:
-            raise AssertionError(board.inner_text("#toast")) from None
+            raise AssertionError(f"{board.inner_text('#toast')} | {board.inner_text(cc)}") from None
         assert _api(board, "POST", f"/api/calls/{co['id']}/release", {})["status"] == 200
     _close_all(board, [co["id"]])
     assert errors == [], errors
