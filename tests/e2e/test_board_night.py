@@ -92,9 +92,11 @@ def _close_all(page, ids) -> None:
     )
 
 
-def _board(browser, base, user="dispatcher", *, axe=False):
+def _board(browser, base, user="dispatcher", *, axe=False, clock=False):
     ctx = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=axe)
     page = ctx.new_page()
+    if clock:  # the page's clock, moved on by the test (time in status, check-in)
+        page.clock.install()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     login(page, base, user)
@@ -271,7 +273,7 @@ def test_backup_ack_seen_by_second_dispatcher_and_phone(browser, server, busy):
             lat=35.9940,
             address="500 Backup Bridge Rd, Durham NC",
         )
-    a_ctx, a, a_errors = _board(browser, base, "dispatcher")
+    a_ctx, a, a_errors = _board(browser, base, "dispatcher", clock=True)
     b_ctx, b, b_errors = _board(browser, base, "supervisor")
     teams = _api(a, "GET", "/api/teams")["body"]["items"]
     heart1 = next(t["id"] for t in teams if t["name"] == "HEART 1")
@@ -286,6 +288,22 @@ def test_backup_ack_seen_by_second_dispatcher_and_phone(browser, server, busy):
     for status in ("en_route", "on_scene"):
         phone.click(f"button[data-status={status}]")
         phone.wait_for_load_state("networkidle")
+    # the board: HEART 1 on scene, its time in status; past the thresholds (20 min: amber)
+    # and the on-scene check-in time (30 min) it asks for a check-in
+    heart1_row = a.locator(".team", has_text="HEART 1")
+    expect(heart1_row).to_have_attribute("data-status", "on_scene", timeout=5_000)
+    expect(heart1_row.locator(".tsince")).to_contain_text("min")
+    assert heart1_row.locator(".checkin").inner_text() == ""
+    a.clock.fast_forward("31:00")
+    expect(heart1_row).to_have_attribute("data-level", "warn", timeout=5_000)
+    expect(heart1_row.locator(".checkin")).to_contain_text("Check in with HEART 1")
+    heart1_row.locator(".checkin button").click()
+    expect(heart1_row.locator(".checkin")).to_be_empty(timeout=5_000)
+    kinds = a.evaluate(
+        f"fetch('/api/calls/{call['id']}').then(r => r.json()).then(d => d.timeline.map(t => t.kind))"
+    )
+    assert "note" in kinds  # the check-in is on the call's timeline
+
     phone.once("dialog", lambda d: d.accept())
     phone.click("#backup-btn")
     phone.wait_for_selector("#backup-sent", timeout=5_000)

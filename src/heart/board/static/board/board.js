@@ -944,6 +944,10 @@
       const li = document.getElementById("call-" + c.id);
       if (li) updateTimer(li, c);
     }
+    for (const t of teams.values()) {
+      const li = document.getElementById("team-" + t.id);
+      if (li) teamTimer(li, t);
+    }
     $("clock").textContent = new Date(Date.now() + clockSkew).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }, 1000);
 
