@@ -247,6 +247,18 @@ def test_card_actions_note_close_pair_and_shortcuts(browser, server, busy):
         board.wait_for_selector(f"{cc} .pick.best button.pair", timeout=10_000)
         # a new team call sounds (counted whether or not the sound is on)
         assert int(board.evaluate("document.body.dataset.chimes || '0'")) >= 1
+        # stable updates: a team's status changes, the board fetches this call's
+        # recommendation again; unchanged, its button stays the very same element (never
+        # one rebuilt under the pointer)
+        board.locator(f"{cc} .pick.best button.pair").evaluate("b => { b.dataset.probe = '1'; }")
+        teams = _api(board, "GET", "/api/teams")["body"]["items"]
+        heart4 = next(t["id"] for t in teams if t["name"] == "HEART 4")
+        rec_url = f"/api/calls/{co['id']}/recommendation"
+        with board.expect_response(lambda r: rec_url in r.url, timeout=10_000):
+            _api(board, "POST", f"/api/teams/{heart4}/status", {"status": "out_of_service"})
+        with board.expect_response(lambda r: rec_url in r.url, timeout=10_000):
+            _api(board, "POST", f"/api/teams/{heart4}/status", {"status": "available"})
+        expect(board.locator(f"{cc} .pick.best button.pair[data-probe='1']")).to_have_count(1)
         board.fill(f"{cc} .pick.best input.police-sign", "D2-14")
         board.click(f"{cc} .pick.best button.pair")
         try:

@@ -549,7 +549,11 @@
   function refreshRecs() {
     clearTimeout(recTimer);
     recTimer = setTimeout(() => {
-      [...calls.values()].filter((c) => !c.team_id).slice(0, 25).forEach((c) => loadRec(c.id));
+      // the team calls waiting for a team (longest wait first): on a busy night the
+      // police calls around them need no recommendation
+      [...calls.values()].filter(isPinned)
+        .sort((x, y) => Date.parse(x.received_at) - Date.parse(y.received_at))
+        .slice(0, 25).forEach((c) => loadRec(c.id));
     }, 300);
   }
 
