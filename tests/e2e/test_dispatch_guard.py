@@ -44,7 +44,8 @@ def test_board_refuses_then_accepts_with_an_override(browser, server):
     board.goto(base + "/board/")
     board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
     board.wait_for_selector(card, timeout=5_000)
-    assert board.inner_text(f"{card} .route").lower() == "standard"
+    assert board.get_attribute(card, "data-route") == "standard"
+    assert board.inner_text(f"{card} .route").lower() == "police"
     assert board.query_selector(f"{card} .pick") is None  # nobody is recommended
 
     # 1. the dispatcher tries to send HEART 4 anyway: refused, with the route and why

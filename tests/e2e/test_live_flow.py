@@ -134,7 +134,10 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     assert body["route"] == "crt", body
     item = f"#call-{call_id}"
     board.wait_for_selector(item, timeout=5_000)
-    assert board.inner_text(f"{item} .route").lower() == "crt"
+    # the route in words (its code only as data for styling), the call number on the card
+    assert board.get_attribute(item, "data-route") == "crt"
+    assert board.inner_text(f"{item} .route").lower() == "community response"
+    assert board.inner_text(f"{item} .num") == f"#{call_id}"
     board.wait_for_selector(f"{item} .reasons li", timeout=5_000)
     assert "42 W Cellular" in board.inner_text(f"{item} .addr")
 
@@ -197,8 +200,11 @@ def test_eido_to_board_to_responder_to_clear(browser, server, shared_dir):
     phone.wait_for_load_state("networkidle")
     assert "available" in phone.inner_text("#status-now").lower()
     board.wait_for_selector(item, state="detached", timeout=3_000)
-    board.click("#alarm-ack")
-    assert not board.is_visible("#alarm")
+    board.click("#alarm-ack")  # recorded on the server, then the banner clears
+    expect(board.locator("#alarm")).to_be_hidden(timeout=5_000)
+    expect(board.locator(".call.backup .ack-note").first).to_contain_text(
+        "acknowledged by dispatcher", timeout=5_000
+    )
     assert errors == [], errors
     board_ctx.close()
     phone_ctx.close()
@@ -284,7 +290,13 @@ def test_cad_update_with_a_weapon_alarms_board_and_team(browser, server, shared_
     board.wait_for_selector("#alarm", state="visible", timeout=3_000)
     assert "RE-TRIAGED" in board.inner_text("#alarm-title")
     assert team_label in board.inner_text("#alarm-text")
-    assert "weapon_in_narrative" in board.inner_text("#alarm-text")
+    # the reason as its plain sentence, never the code
+    reasons = board.evaluate(
+        f"fetch('/api/calls/{call_id}').then(r => r.json()).then(d => d.reasons)"
+    )
+    weapon = next(r["text"] for r in reasons if r["code"] == "weapon_in_narrative")
+    alarm_text = board.inner_text("#alarm-text")
+    assert weapon in alarm_text and "weapon_in_narrative" not in alarm_text, alarm_text
 
     number = team_label.split()[1]
     phone_ctx = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)

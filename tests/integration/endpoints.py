@@ -54,6 +54,11 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "POST /api/calls/{call_id}/co-response": DISPATCH,
     "POST /api/calls/{call_id}/keep-team": DISPATCH,
     "POST /api/calls/{call_id}/release": DISPATCH,
+    "POST /api/calls/{call_id}/close": DISPATCH,
+    "POST /api/calls/{call_id}/notes": DISPATCH,
+    "POST /api/backups/{backup_call_id}/ack": DISPATCH,
+    # a responder: only their own team's request, once acknowledged
+    "GET /api/backups/{backup_call_id}/ack": DISPATCH | {RESPONDER},
     "GET /api/calls/{call_id}/overrides": VIEW,
     "GET /api/reports/overrides": REPORTS,
     # the CAD write-back's dead letters: admins only (manage_integrations)
@@ -119,6 +124,7 @@ ENDPOINTS: dict[str, frozenset[str]] = {
     "PAGE /board/": VIEW,
     "PAGE /board/state": VIEW,
     "PAGE /board/areas.geojson": VIEW | {RESPONDER},
+    "PAGE /board/tiles/<int:z>/<int:x>/<int:y>": VIEW | {RESPONDER},
     "PAGE /live/events": VIEW,  # ?scope=board; ?scope=team: responders, their own team
     "PAGE /responder/": frozenset({RESPONDER}),
     "PAGE /responder/sw.js": frozenset({RESPONDER}),

@@ -235,6 +235,30 @@ def _dead_letter(w: World) -> dict:
     return {"message": m.pk}
 
 
+def _backup(w: World, *, acknowledged: bool = False) -> dict:
+    """Team 1 asks for police backup (and a dispatcher saw it, if asked)."""
+    from heart.teams.models import Team
+    from heart.teams.services import acknowledge_backup, request_backup
+
+    _on_scene(w)
+    b = request_backup(team=Team.objects.get(pk=w.ids["t1"]), actor=SYSTEM)
+    if acknowledged:
+        acknowledge_backup(backup_call_id=b.pk, actor=Actor.for_user(w.person(SUPERVISOR)))
+    return {"backup": b.pk}
+
+
+def _free_call(w: World) -> dict:
+    """An open police call no team is on."""
+    c = Call.objects.create(
+        received_at=timezone.now(),
+        nature="ASSAULT",
+        route="standard",
+        rules_version="v",
+        program="p",
+    )
+    return {"free": c.pk}
+
+
 _NOW = "{now}"
 # "METHOD /api/path" -> (who, prepare(world) -> None | extra ids, path, body)
 # who: "supervisor" | "responder"; ids in the path/body as {name} from World.ids
@@ -345,6 +369,30 @@ WORKS: dict[str, tuple] = {
         {"status": "en_route"},
     ),
     "POST /api/teams/{team_id}/backup": ("supervisor", None, "/api/teams/{t1}/backup", {}),
+    "POST /api/backups/{backup_call_id}/ack": (
+        "supervisor",
+        _backup,
+        "/api/backups/{backup}/ack",
+        {},
+    ),
+    "GET /api/backups/{backup_call_id}/ack": (
+        "supervisor",
+        lambda w: _backup(w, acknowledged=True),
+        "/api/backups/{backup}/ack",
+        None,
+    ),
+    "POST /api/calls/{call_id}/close": (
+        "supervisor",
+        _free_call,
+        "/api/calls/{free}/close",
+        {"disposition": "duplicate"},
+    ),
+    "POST /api/calls/{call_id}/notes": (
+        "supervisor",
+        _free_call,
+        "/api/calls/{free}/notes",
+        {"text": "Second caller: both left on foot."},
+    ),
     "POST /api/teams/{team_id}/clear": (
         "supervisor",
         _on_scene,

@@ -38,6 +38,7 @@ EXTRA = [
     ("get", "/board/", None),
     ("get", "/board/state", None),
     ("get", "/board/areas.geojson", None),
+    ("get", "/board/tiles/0/0/0", None),
     ("get", "/live/events?scope=board", None),
     ("get", "/responder/", None),
     ("get", "/responder/sw.js", None),

@@ -86,6 +86,10 @@ ROWS = [
     ),
     ("keep team", "post", "/api/calls/{c1}/keep-team", {"override_reason": REASON}),
     ("release team", "post", "/api/calls/{c1}/release", {}),
+    ("close call", "post", "/api/calls/{c4}/close", {"disposition": "duplicate"}),
+    ("call note", "post", "/api/calls/{c1}/notes", {"text": "Caller called back: calmer now."}),
+    ("acknowledge backup", "post", "/api/backups/{c1}/ack", {}),
+    ("backup acknowledgement", "get", "/api/backups/{c1}/ack", None),
     ("call overrides", "get", "/api/calls/{c1}/overrides", None),
     ("override report", "get", "/api/reports/overrides", None),
     (

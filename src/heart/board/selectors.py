@@ -18,13 +18,19 @@ from heart.domain.dispatch import CANCELS, NEXT_STATUS, TRANSITIONS, UnitState
 from heart.domain.geo import haversine_km
 from heart.live.store import current_seq
 from heart.program_in_force import current_program
-from heart.teams.models import Assignment, RouteOverride, Team
-from heart.teams.selectors import board_teams, latest_overrides
+from heart.teams.models import Assignment, BackupAck, RouteOverride, Team
+from heart.teams.selectors import (
+    ack_view,
+    board_teams,
+    latest_overrides,
+    open_backup_requests,
+)
 
 BACKUP_SOURCE = "backup"
 
 
 BOARD_PAGE = 300
+WAITING_MAX = 200
 _CALL_FIELDS = (
     "id",
     "cad_incident_id",
@@ -63,6 +69,53 @@ def board_snapshot(
         limit=limit,
     )
     calls = page.items
+    waiting: list[dict] = []
+    if cursor is None:
+        # every team call still waiting for a team, however old: the board pins them on
+        # top even when they lie beyond the first page
+        on_page = {c["id"] for c in calls}
+        waiting = [
+            c
+            for c in Call.objects.filter(
+                state=Call.State.OPEN, route__in=sorted(current_program().field_routes())
+            )
+            .exclude(assignments__active=True)
+            .order_by("received_at", "id")
+            .values(*_CALL_FIELDS)[:WAITING_MAX]
+            if c["id"] not in on_page
+        ]
+    _decorate(calls + waiting)
+    out = {
+        "now": now,
+        "seq": seq,
+        "calls": calls,
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
+    if cursor is None:
+        out["waiting"] = waiting
+    if cursor is None:
+        current = {
+            pk: (call_id, since)
+            for pk, call_id, since in Team.objects.values_list(
+                "id", "current_call_id", "status_changed_at"
+            )
+        }
+        out["teams"] = [
+            {
+                **t,
+                "current_call_id": current.get(t["id"], (None, None))[0],
+                "status_since": current.get(t["id"], (None, None))[1],
+            }
+            for t in board_teams(now=now, program=current_program())
+        ]
+        # raised again on every reload until a dispatcher acknowledges them
+        out["backups"] = open_backup_requests()
+    return out
+
+
+def _decorate(calls: list[dict]) -> None:
+    """Each call's team, recommendation and latest override (in place)."""
     ids = [c["id"] for c in calls]
     assigned = dict(
         Assignment.objects.filter(active=True, call_id__in=ids).values_list("call_id", "team_id")
@@ -80,25 +133,17 @@ def board_snapshot(
             "reason": ev["text"],
         }
     overrides = latest_overrides(call_ids=ids)
+    backup_ids = [c["id"] for c in calls if c["source"] == BACKUP_SOURCE]
+    acks = {
+        a.backup_call_id: ack_view(a)
+        for a in BackupAck.objects.filter(backup_call_id__in=backup_ids).select_related("by")
+    }
     for c in calls:
+        c["ack"] = acks.get(c["id"])
         c["team_id"] = assigned.get(c["id"])
         c["recommended"] = recommended.get(c["id"])
         c["backup"] = c["source"] == BACKUP_SOURCE
         c["override"] = override_view(overrides.get(c["id"]))
-    out = {
-        "now": now,
-        "seq": seq,
-        "calls": calls,
-        "total": page.total,
-        "next_cursor": page.next_cursor,
-    }
-    if cursor is None:
-        current = dict(Team.objects.values_list("id", "current_call_id"))
-        out["teams"] = [
-            {**t, "current_call_id": current.get(t["id"])}
-            for t in board_teams(now=now, program=current_program())
-        ]
-    return out
 
 
 def open_calls_after(cursor: str) -> int:
@@ -262,3 +307,35 @@ def safety_notes(call: Call, *, now: dt.datetime | None = None, limit: int = 5) 
         if len(notes) >= limit:
             break
     return notes
+
+
+def local_tile(*, z: int, x: int, y: int, folder: str, mbtiles: str) -> tuple[bytes | None, str]:
+    """One raster tile (bytes, content type) from a folder of z/x/y.png|jpg files or an
+    MBTiles file (rows in TMS order: y flipped); (None, "") when there is none."""
+    from pathlib import Path
+
+    if z < 0 or z > 22 or not (0 <= x < 2**z) or not (0 <= y < 2**z):
+        return None, ""
+    if folder:
+        for ext, kind in (("png", "image/png"), ("jpg", "image/jpeg"), ("webp", "image/webp")):
+            p = Path(folder) / str(z) / str(x) / f"{y}.{ext}"
+            if p.is_file():
+                return p.read_bytes(), kind
+    if mbtiles and Path(mbtiles).is_file():
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{mbtiles}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                (z, x, (2**z - 1) - y),
+            ).fetchone()
+        finally:
+            conn.close()
+        if row is not None:
+            data = bytes(row[0])
+            kind = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
+            if data[:4] == b"RIFF":
+                kind = "image/webp"
+            return data, kind
+    return None, ""

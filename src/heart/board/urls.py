@@ -7,6 +7,7 @@ urlpatterns = [
     path("board/", views.board, name="board"),
     path("board/state", views.board_state, name="board-state"),
     path("board/areas.geojson", views.areas, name="board-areas"),
+    path("board/tiles/<int:z>/<int:x>/<int:y>", views.tile, name="board-tile"),
     path("live/events", views.stream, name="live-events"),
     path("responder/", views.responder, name="responder"),
     path("responder/sw.js", views.responder_worker, name="responder-worker"),

@@ -33,7 +33,7 @@ from heart.live.hub import frame, hub
 from heart.live.store import replay
 from heart.program_in_force import current_program
 from heart.teams.models import Team
-from heart.teams.selectors import latest_overrides, team_for_user
+from heart.teams.selectors import latest_backup_of_team_call, latest_overrides, team_for_user
 from heart.teams.services import DispositionInput, change_status, clear_call, request_backup
 
 HEARTBEAT_SECONDS = 15.0
@@ -53,8 +53,8 @@ BOARD_LABELS = {
     "onCall": _("on call"),
     "stale": _("GPS stale"),
     "conflict": _("Not assigned"),
-    "soundOn": _("Sound on"),
-    "soundIsOn": _("Sound is on"),
+    "soundTurnOn": _("Turn sound on"),
+    "soundTurnOff": _("Turn sound off"),
     "min": _("min"),
     "backupCall": _("POLICE BACKUP"),
     "why": _("Why not"),
@@ -76,6 +76,45 @@ BOARD_LABELS = {
     "pairedWith": _("with"),
     "noneAvailable": _("no unit is available"),
     "more": _("{n} older open calls: show more"),
+    "backupAt": _("asks for police backup at"),
+    "noAddress": _("no address"),
+    "policeCall": _("police call"),
+    "ackedBy": _("Backup request acknowledged by {by} at {at}"),
+    "ackFailed": _("Not acknowledged"),
+    "moreAlarms": _("(+{n} more waiting)"),
+    "shown": _("{shown} of {total} shown"),
+    "waitingTeam": _("waiting for a team"),
+    "addNote": _("Add a note"),
+    "noteText": _("Note"),
+    "saveNote": _("Save note"),
+    "noteSaved": _("Note saved on call"),
+    "closeCall": _("Close the call"),
+    "disposition": _("Disposition"),
+    "closeNote": _("Note (optional)"),
+    "doClose": _("Close call"),
+    "closed": _("Closed call"),
+    "inStatus": _("for"),
+    "checkIn": _("Check in with {team}: on scene {min} min"),
+    "checkedIn": _("Checked in"),
+    "checkInNote": _("Check-in with {team}: team OK"),
+    "offShift": _("off shift"),
+    "policeUnitNeeded": _("Police call sign: required to pair"),
+}
+
+ROUTE_WORDS = {
+    "crt": _("Community response"),
+    "co_response": _("Co-response"),
+    "ccd": _("Crisis line"),
+    "standard": _("Police"),
+}
+STATUS_WORDS = {
+    "available": _("Available"),
+    "dispatched": _("Dispatched"),
+    "en_route": _("En route"),
+    "on_scene": _("On scene"),
+    "transporting": _("Transporting"),
+    "clearing": _("Clearing"),
+    "out_of_service": _("Out of service"),
 }
 
 
@@ -106,15 +145,65 @@ def board(request):
     _need(request, "view_calls")
     from django.conf import settings
 
+    from heart.teams.services import DISPATCH_CLOSE_REASONS
+
     config = {
         "canDispatch": request.user.has_perm("accounts.dispatch"),
         "program": current_program().name,
         "staleSeconds": _stale_seconds(),
-        "tiles": getattr(settings, "HEART_MAP_TILES", ""),
+        "tiles": _tile_url(settings),
+        "attribution": getattr(settings, "HEART_MAP_ATTRIBUTION", ""),
+        "statusWarnMinutes": int(getattr(settings, "HEART_BOARD_STATUS_WARN_MINUTES", 20)),
+        "statusAlertMinutes": int(getattr(settings, "HEART_BOARD_STATUS_ALERT_MINUTES", 45)),
+        "checkInMinutes": int(getattr(settings, "HEART_BOARD_CHECKIN_MINUTES", 30)),
+        "routeWords": {k: str(v) for k, v in ROUTE_WORDS.items()},
+        "statusWords": {k: str(v) for k, v in STATUS_WORDS.items()},
+        "closeReasons": [[k, str(_(v))] for k, v in DISPATCH_CLOSE_REASONS.items()],
         "t": {k: str(v) for k, v in BOARD_LABELS.items()},
         **selectors.route_service(),
     }
-    return render(request, "board/board.html", {"config": config})
+    return render(
+        request,
+        "board/board.html",
+        {
+            "config": config,
+            "route_words": list(ROUTE_WORDS.items()),
+            "status_words": list(STATUS_WORDS.items()),
+        },
+    )
+
+
+def _tile_url(settings) -> str:
+    """A configured tile server, else the app's own tiles (an offline center), else ""."""
+    if getattr(settings, "HEART_MAP_TILES", ""):
+        return settings.HEART_MAP_TILES
+    if getattr(settings, "HEART_MAP_TILES_DIR", "") or getattr(settings, "HEART_MAP_MBTILES", ""):
+        return reverse("board-tile", kwargs={"z": 0, "x": 0, "y": 0}).replace(
+            "/0/0/0", "/{z}/{x}/{y}"
+        )
+    return ""
+
+
+@login_required
+@require_GET
+def tile(request, z: int, x: int, y: int):
+    """One raster map tile from the center's own files (HEART_MAP_TILES_DIR: z/x/y.png or
+    .jpg; HEART_MAP_MBTILES: an MBTiles file). 404 when there is none."""
+    _need(request, "view_calls", "respond")
+    from django.conf import settings
+
+    data, kind = selectors.local_tile(
+        z=z,
+        x=x,
+        y=y,
+        folder=getattr(settings, "HEART_MAP_TILES_DIR", ""),
+        mbtiles=getattr(settings, "HEART_MAP_MBTILES", ""),
+    )
+    if data is None:
+        return HttpResponse(status=404)
+    response = HttpResponse(data, content_type=kind)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 def _stale_seconds() -> int:
@@ -172,6 +261,8 @@ def _team_filter(team_id: int):
             return None
         # a re-triage also says what the call became, so the phone can warn the team
         keys = ("team_id", "call_id", "status") + (("to",) if name == "call.rerouted" else ())
+        if name == "backup.acknowledged":
+            keys += ("backup_call_id", "at")
         return {k: payload[k] for k in keys if k in payload}
 
     return filt
@@ -323,9 +414,14 @@ def _responder_context(request, **extra) -> dict:
         repeat = repeat_for_call(call)
         safety = selectors.safety_notes(call)
     disposition_form = extra.pop("disposition_form", None) or DispositionForm()
+    backup = None
+    if team is not None and call is not None:
+        backup = latest_backup_of_team_call(team_id=team.pk, call_id=call.pk)
     return {
         "team": team,
         "call": call,
+        # the team's last backup request on this call, and who at dispatch saw it
+        "backup": backup,
         "actions": actions,
         "status_labels": dict(Team.Status.choices),
         # what the phone shows after a tap it could not send yet (the next big button)

@@ -103,6 +103,8 @@ class TimelineEvent(models.Model):
         UNASSIGNED = "unassigned", "Team released"
         OUT_OF_SERVICE = "out_of_service", "Out of service"
         BACKUP_REQUESTED = "backup_requested", "Backup requested"
+        BACKUP_ACKNOWLEDGED = "backup_acknowledged", "Backup request seen by dispatch"
+        NOTE = "note", "Dispatcher note"
         CCD_OUTCOME = "ccd_outcome", "Crisis line outcome"
         CCD_CLAIMED = "ccd_claimed", "Crisis line clinician took the call"
         CCD_RELEASED = "ccd_released", "Crisis line clinician released the call"

@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from heart.accounts.actors import Actor
 from heart.calls.models import Call, TimelineEvent
+from heart.calls.validation import text_problem
 from heart.db import execute
 from heart.domain.program import Program
 from heart.domain.triage import CallInput, Decision, decide
-from heart.errors import Conflict, NotFound
+from heart.errors import Conflict, Invalid, NotFound
+from heart.events.bus import emit
 
 # reasons that say where a call's point came from (heart.intake.locate), not why it
 # took its route: a new triage decision keeps them
@@ -327,3 +329,24 @@ def close_call(*, call: Call, actor: Actor, text: str, at: dt.datetime | None = 
     call.save(update_fields=["state", "closed_at", "updated_at"])
     append_timeline(call=call, kind=TimelineEvent.Kind.CLOSED, actor=actor, text=text, at=at)
     return call
+
+
+def add_note(
+    *, call: Call, actor: Actor, text: str, at: dt.datetime | None = None
+) -> TimelineEvent:
+    """A dispatcher's note on an open call's timeline (never edited afterwards)."""
+    text = (text or "").strip()
+    if not text:
+        raise Invalid("text: write the note", path="text")
+    if len(text) > 500 or text_problem(text):
+        raise Invalid("text: at most 500 characters of text", path="text")
+    at = at or timezone.now()
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call.pk).first()
+        if c is None:
+            raise NotFound(f"call: no call {call.pk}", path="call_id")
+        if c.state != Call.State.OPEN:
+            raise Conflict(f"call: call {c.pk} is closed", path="call_id")
+        line = append_timeline(call=c, kind=TimelineEvent.Kind.NOTE, actor=actor, text=text, at=at)
+        emit("call.note", {"call_id": c.pk, "at": at.isoformat()}, actor=actor, call_id=c.pk, at=at)
+    return line

@@ -25,8 +25,8 @@ phone numbers or narratives (personal data stays in the database).
 
 Event names (see docs/api.md for payloads):
   call.received, call.updated, call.rerouted, call.closed, team.status,
-  assignment.created, avl.positions, backup.requested, ccd.outcome, ccd.claimed,
-  ccd.released, co_response.paired
+  assignment.created, avl.positions, backup.requested, backup.acknowledged, call.note,
+  ccd.outcome, ccd.claimed, ccd.released, co_response.paired
 """
 
 from __future__ import annotations

@@ -13,17 +13,20 @@ from pydantic import AwareDatetime, Field
 from heart.accounts.auth import can, require
 from heart.apikit import ERRORS, MAX_PAGE, ErrorOut, PageOut, list_page, object_or_404
 from heart.calls.models import Call
+from heart.calls.services import add_note
 from heart.domain.dispatch import field_unit_refusal
-from heart.errors import Forbidden, Invalid
+from heart.errors import Forbidden, Invalid, NotFound
 from heart.program_in_force import current_program
 from heart.teams import selectors
 from heart.teams.models import RouteOverride, Shift, Team
 from heart.teams.services import (
     DispositionInput,
     Fix,
+    acknowledge_backup,
     assign_team,
     change_status,
     clear_call,
+    close_call_by_dispatch,
     create_team,
     end_shift,
     keep_team_on_call,
@@ -169,6 +172,39 @@ class TeamStatusOut(Schema):
 
 class BackupIn(Schema):
     note: str = Field("", max_length=500)
+
+
+class BackupAckOut(Schema):
+    backup_call_id: int
+    call_id: int | None
+    team_id: int | None
+    by: str
+    at: dt.datetime
+    created: bool = False  # False: it had been acknowledged already (nothing changed)
+
+
+class CloseIn(Schema):
+    disposition: str = Field(..., max_length=40)
+    note: str = Field("", max_length=300)
+
+
+class CloseOut(Schema):
+    call_id: int
+    state: str
+    disposition: str
+    closed_at: dt.datetime
+
+
+class NoteIn(Schema):
+    text: str = Field(..., max_length=500)
+
+
+class NoteOut(Schema):
+    call_id: int
+    kind: str
+    text: str
+    by: str
+    at: dt.datetime
 
 
 class BackupOut(Schema):
@@ -758,3 +794,84 @@ def avl(request, payload: AvlIn):
         now=timezone.now(),
     )
     return {"team_id": team.pk, "stored": len(rows)}
+
+
+# ------------------------------------------------------------------ backup alarm, board actions
+
+
+def _ack_out(ack, created: bool) -> dict:
+    view = selectors.ack_view(ack)
+    return {**view, "call_id": ack.backup_call.parent_id, "created": created}
+
+
+@router.post(
+    "/backups/{backup_call_id}/ack", response={200: BackupAckOut, **ERRORS}, tags=["dispatch"]
+)
+def ack_backup(request, backup_call_id: int):
+    """A dispatcher saw a team's backup request: recorded once (who, when); every board
+    clears its alarm and the team's phone shows who saw it. Repeating it changes nothing."""
+    actor = require(request, "dispatch")
+    ack, created = acknowledge_backup(backup_call_id=backup_call_id, actor=actor)
+    return _ack_out(ack, created)
+
+
+@router.get(
+    "/backups/{backup_call_id}/ack",
+    response={200: BackupAckOut, 403: ErrorOut, 404: ErrorOut},
+    tags=["dispatch"],
+)
+def backup_ack(request, backup_call_id: int):
+    """Who acknowledged a backup request and when (404 while nobody has). Dispatchers,
+    and the responder whose team asked."""
+    actor = require(request, "dispatch", "respond")
+    ack = selectors.backup_ack(backup_call_id=backup_call_id)
+    if not can(actor, "dispatch"):
+        mine = selectors.team_for_user(user=actor.user)
+        if mine is None or ack is None or ack.team_id != mine.pk:
+            # a responder learns nothing about other teams' requests
+            raise NotFound(
+                f"backup_call_id: no acknowledged request {backup_call_id} of your team",
+                path="backup_call_id",
+            )
+    if ack is None:
+        raise NotFound(
+            f"backup_call_id: backup request {backup_call_id} is not acknowledged",
+            path="backup_call_id",
+        )
+    return _ack_out(ack, False)
+
+
+@router.post("/calls/{call_id}/close", response={200: CloseOut, **ERRORS}, tags=["dispatch"])
+def close(request, call_id: int, payload: CloseIn):
+    """A dispatcher closes an open call no team is on, with a disposition
+    (``handled_by_police``, ``duplicate``, ``cancelled_by_caller``, ``no_response_needed``,
+    ``unable_to_locate``); a call with a team on it answers 409."""
+    actor = require(request, "dispatch")
+    call = _call_or_404(call_id)
+    c = close_call_by_dispatch(
+        call=call, actor=actor, disposition=payload.disposition, note=payload.note
+    )
+    return {
+        "call_id": c.pk,
+        "state": c.state,
+        "disposition": payload.disposition,
+        "closed_at": c.closed_at,
+    }
+
+
+@router.post("/calls/{call_id}/notes", response={201: NoteOut, **ERRORS}, tags=["dispatch"])
+def note(request, call_id: int, payload: NoteIn):
+    """A dispatcher's note on an open call's timeline."""
+    actor = require(request, "dispatch")
+    call = _call_or_404(call_id)
+    line = add_note(call=call, actor=actor, text=payload.text)
+    return Status(
+        201,
+        {
+            "call_id": call.pk,
+            "kind": line.kind,
+            "text": line.text,
+            "by": actor.user.get_username() if actor.user is not None else actor.label,
+            "at": line.at,
+        },
+    )

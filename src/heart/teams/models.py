@@ -313,3 +313,27 @@ class StatusTap(models.Model):
 
     def __str__(self) -> str:
         return f"tap {self.key} {self.previous} -> {self.status}"
+
+
+class BackupAck(models.Model):
+    """A dispatcher saw a team's police backup request (one per request: the backup call
+    that :func:`heart.teams.services.request_backup` created). Until it exists the
+    board's alarm is raised again on every reload; the team's phone shows who saw it."""
+
+    backup_call = models.OneToOneField(
+        "calls.Call", on_delete=models.CASCADE, related_name="backup_ack"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by_label = models.CharField(max_length=150)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"backup {self.backup_call_id} acknowledged by {self.by_label}"

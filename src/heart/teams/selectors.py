@@ -34,7 +34,15 @@ from heart.domain.staffing import (
     training_statuses,
 )
 from heart.events.models import Event
-from heart.teams.models import CoResponse, RouteOverride, Shift, ShiftMember, Team, TrainingRecord
+from heart.teams.models import (
+    BackupAck,
+    CoResponse,
+    RouteOverride,
+    Shift,
+    ShiftMember,
+    Team,
+    TrainingRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -484,3 +492,70 @@ def clinician_position(*, user, now: dt.datetime) -> ShiftMember | None:
         .select_related("shift__team")
         .first()
     )
+
+
+# ------------------------------------------------------------------ backup requests
+
+BACKUP_SOURCE = "backup"  # teams.services.request_backup
+
+
+def ack_view(ack: BackupAck | None) -> dict | None:
+    """Who saw a backup request and when (the board and the team's phone)."""
+    if ack is None:
+        return None
+    by = ack.by.get_username() if ack.by_id and ack.by else ack.by_label.split(":", 1)[-1]
+    return {
+        "backup_call_id": ack.backup_call_id,
+        "team_id": ack.team_id,
+        "by": by,
+        "at": ack.at,
+    }
+
+
+def backup_ack(*, backup_call_id: int) -> BackupAck | None:
+    return BackupAck.objects.filter(backup_call_id=backup_call_id).select_related("by").first()
+
+
+def open_backup_requests(*, limit: int = 50) -> list[dict]:
+    """Backup requests nobody has acknowledged yet whose police call is still open (the
+    board raises their alarm again on every reload), oldest first."""
+    rows = (
+        Call.objects.filter(source=BACKUP_SOURCE, state=Call.State.OPEN, backup_ack__isnull=True)
+        .select_related("parent")
+        .order_by("received_at", "id")[:limit]
+    )
+    out = []
+    for c in rows:
+        parent = c.parent
+        team_id = (
+            c.timeline.filter(kind="received", team__isnull=False)
+            .values_list("team_id", flat=True)
+            .first()
+        )
+        out.append(
+            {
+                "backup_call_id": c.pk,
+                "call_id": c.parent_id,
+                "team_id": team_id,
+                "priority": c.priority,
+                "nature": parent.nature if parent else c.nature,
+                "address": c.address,
+                "lon": c.lon,
+                "lat": c.lat,
+                "at": c.received_at,
+            }
+        )
+    return out
+
+
+def latest_backup_of_team_call(*, team_id: int, call_id: int) -> dict | None:
+    """The team's most recent backup request on its call and whether dispatch saw it
+    (the phone's "Dispatch saw your backup request")."""
+    c = (
+        Call.objects.filter(source=BACKUP_SOURCE, parent_id=call_id, timeline__team_id=team_id)
+        .order_by("-received_at", "-id")
+        .first()
+    )
+    if c is None:
+        return None
+    return {"backup_call_id": c.pk, "ack": ack_view(backup_ack(backup_call_id=c.pk))}

@@ -52,6 +52,7 @@ from heart.live.broadcast import publish_on_commit
 from heart.program_in_force import current_program
 from heart.teams.models import (
     Assignment,
+    BackupAck,
     CoResponse,
     ExternalUnit,
     Position,
@@ -77,6 +78,7 @@ from heart.teams.selectors import (
 
 S = UnitState
 K = TimelineEvent.Kind
+BACKUP_SOURCE = "backup"  # a linked police request (request_backup)
 
 _KIND_FOR_STATUS = {
     S.DISPATCHED: K.DISPATCHED,
@@ -1025,7 +1027,7 @@ def request_backup(
         lon, lat = (t.lon, t.lat) if fresh else (parent.lon, parent.lat)
         text = f"Police backup requested by {t.name} on call {parent.pk}."
         backup = Call.objects.create(
-            source="backup",
+            source=BACKUP_SOURCE,
             parent=parent,
             received_at=now,
             nature=settings.HEART_BACKUP_NATURE,
@@ -1065,6 +1067,7 @@ def request_backup(
                 "backup_call_id": backup.pk,
                 "team_id": t.pk,
                 "priority": backup.priority,
+                "nature": parent.nature,
                 "lon": lon,
                 "lat": lat,
                 "at": now.isoformat(),
@@ -1074,6 +1077,127 @@ def request_backup(
             at=now,
         )
     return backup
+
+
+# how a dispatcher may close a call no team is on (the page shows the words)
+DISPATCH_CLOSE_REASONS = {
+    "handled_by_police": "Handled by police",
+    "duplicate": "Duplicate of another call",
+    "cancelled_by_caller": "Cancelled by the caller",
+    "no_response_needed": "No response needed",
+    "unable_to_locate": "Unable to locate",
+}
+
+
+def close_call_by_dispatch(
+    *, call: Call, actor: Actor, disposition: str, note: str = "", now: dt.datetime | None = None
+) -> Call:
+    """A dispatcher closes an open call no team is on (a team clears its own call with
+    a disposition from the phone, or is released first). Timeline, audit, ``call.closed``."""
+    now = now or timezone.now()
+    if disposition not in DISPATCH_CLOSE_REASONS:
+        raise Invalid(
+            "disposition: one of " + ", ".join(DISPATCH_CLOSE_REASONS), path="disposition"
+        )
+    note = (note or "").strip()
+    if len(note) > 300 or text_problem(note):
+        raise Invalid("note: at most 300 characters of text", path="note")
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=call.pk).first()
+        if c is None:
+            raise NotFound(f"call: no call {call.pk}", path="call_id")
+        if c.state != Call.State.OPEN:
+            raise Conflict(f"call: call {c.pk} is already closed", path="call_id")
+        a = Assignment.objects.filter(call=c, active=True).select_related("team").first()
+        if a is not None:
+            raise Conflict(
+                f"call: {a.team.name} is on call {c.pk}; the team clears it with a "
+                "disposition, or release the team first",
+                path="call_id",
+            )
+        label = DISPATCH_CLOSE_REASONS[disposition]
+        close_call(
+            call=c,
+            actor=actor,
+            text=f"Closed by dispatch: {label}" + (f" ({note})" if note else ""),
+            at=now,
+        )
+        audit(
+            actor=actor,
+            action="call.close",
+            obj=c,
+            data={"disposition": disposition},
+            at=now,
+        )
+        emit(
+            "call.closed",
+            {"call_id": c.pk, "team_id": None, "outcome": disposition, "at": now.isoformat()},
+            actor=actor,
+            call_id=c.pk,
+            at=now,
+        )
+    return c
+
+
+def acknowledge_backup(
+    *, backup_call_id: int, actor: Actor, now: dt.datetime | None = None
+) -> tuple[BackupAck, bool]:
+    """A dispatcher saw a team's backup request: recorded once (who, when), audited and
+    announced (``backup.acknowledged``) so every board clears its alarm and the team's
+    phone shows who saw it. A repeated acknowledgement returns the first one and changes
+    nothing (second value False)."""
+    now = now or timezone.now()
+    if not can(actor, "dispatch"):
+        raise Forbidden(f"{actor.label} may not acknowledge backup requests")
+    with transaction.atomic():
+        c = Call.objects.select_for_update().filter(pk=backup_call_id, source=BACKUP_SOURCE).first()
+        if c is None:
+            raise NotFound(
+                f"backup_call_id: no backup request {backup_call_id}", path="backup_call_id"
+            )
+        existing = BackupAck.objects.filter(backup_call=c).select_related("by").first()
+        if existing is not None:
+            return existing, False
+        team_id = (
+            TimelineEvent.objects.filter(call=c, kind=K.RECEIVED, team__isnull=False)
+            .values_list("team_id", flat=True)
+            .first()
+        )
+        ack = BackupAck.objects.create(
+            backup_call=c,
+            team_id=team_id,
+            by=actor.user,
+            by_label=actor.label,
+            at=now,
+        )
+        who = actor.user.get_username() if actor.user is not None else actor.label
+        append_timeline(
+            call=c,
+            kind=K.BACKUP_ACKNOWLEDGED,
+            actor=actor,
+            text=f"Backup request seen by {who}",
+            at=now,
+        )
+        audit(
+            actor=actor,
+            action="backup.acknowledge",
+            obj=c,
+            data={"parent": c.parent_id, "team": team_id},
+            at=now,
+        )
+        emit(
+            "backup.acknowledged",
+            {
+                "call_id": c.parent_id,
+                "backup_call_id": c.pk,
+                "team_id": team_id,
+                "at": now.isoformat(),
+            },
+            actor=actor,
+            call_id=c.parent_id,
+            at=now,
+        )
+    return ack, True
 
 
 @dataclass(frozen=True, slots=True)

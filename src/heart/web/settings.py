@@ -194,6 +194,16 @@ HEART_EVENT_PUBLISHER = os.environ.get("HEART_EVENT_PUBLISHER", "")  # dotted pa
 HEART_EVENT_BACKEND = os.environ.get("HEART_EVENT_BACKEND", "auto")
 # optional map tiles for the board, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
 HEART_MAP_TILES = os.environ.get("HEART_MAP_TILES", "")
+# or an offline center's own raster tiles, served by the app at /board/tiles/{z}/{x}/{y}:
+# a folder of z/x/y.png (or .jpg) files, or one MBTiles file (SQLite). None set: no base map
+HEART_MAP_TILES_DIR = os.environ.get("HEART_MAP_TILES_DIR", "")
+HEART_MAP_MBTILES = os.environ.get("HEART_MAP_MBTILES", "")
+HEART_MAP_ATTRIBUTION = os.environ.get("HEART_MAP_ATTRIBUTION", "© OpenStreetMap contributors")
+# the board: a team's time in its status turns amber / red past these minutes, and a team
+# on scene this long is prompted for a check-in
+HEART_BOARD_STATUS_WARN_MINUTES = int(os.environ.get("HEART_BOARD_STATUS_WARN_MINUTES", "20"))
+HEART_BOARD_STATUS_ALERT_MINUTES = int(os.environ.get("HEART_BOARD_STATUS_ALERT_MINUTES", "45"))
+HEART_BOARD_CHECKIN_MINUTES = int(os.environ.get("HEART_BOARD_CHECKIN_MINUTES", "30"))
 # the live pages' clock, chosen once: "24h" (14:05) or "12h" (2:05 PM); board and phone alike
 HEART_CLOCK = "12h" if os.environ.get("HEART_CLOCK", "24h").lower() == "12h" else "24h"
 
