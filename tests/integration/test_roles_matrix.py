@@ -88,8 +88,8 @@ ROWS = [
     ("release team", "post", "/api/calls/{c1}/release", {}),
     ("close call", "post", "/api/calls/{c4}/close", {"disposition": "duplicate"}),
     ("call note", "post", "/api/calls/{c1}/notes", {"text": "Caller called back: calmer now."}),
-    ("acknowledge backup", "post", "/api/backups/{c1}/ack", {}),
-    ("backup acknowledgement", "get", "/api/backups/{c1}/ack", None),
+    ("acknowledge backup", "post", "/api/backups/{b1}/ack", {}),
+    ("backup acknowledgement", "get", "/api/backups/{b1}/ack", None),
     ("call overrides", "get", "/api/calls/{c1}/overrides", None),
     ("override report", "get", "/api/reports/overrides", None),
     (
@@ -201,6 +201,7 @@ SUCCESS = {
     "training record": 201,
     "backup": 201,
     "end shift": 204,  # the shift had not started: cancelled
+    "call note": 201,
 }
 
 
@@ -216,7 +217,26 @@ def _on_scene(ids):
         team = change_status(team=team, status=status, actor=SYSTEM)
 
 
-PREPARE = {"keep team": _retriaged, "clear": _on_scene}
+def _backup(ids, *, acknowledged=False):  # team 1 asks for police backup on c1
+    from heart.accounts.actors import Actor
+    from heart.accounts.services import create_user
+    from heart.teams.models import Team
+    from heart.teams.services import acknowledge_backup, request_backup
+
+    _on_scene(ids)
+    backup = request_backup(team=Team.objects.get(pk=ids["t1"]), actor=SYSTEM)
+    ids["b1"] = backup.pk
+    if acknowledged:
+        seer = create_user(username="ack-dispatcher", password="pw-test-123", role=DISPATCHER)
+        acknowledge_backup(backup_call_id=backup.pk, actor=Actor.for_user(seer))
+
+
+PREPARE = {
+    "keep team": _retriaged,
+    "clear": _on_scene,
+    "acknowledge backup": _backup,
+    "backup acknowledgement": lambda ids: _backup(ids, acknowledged=True),
+}
 
 
 @pytest.fixture
@@ -255,6 +275,7 @@ def world(person, staffed_team, co_response_unit):
             "c2": c2.pk,
             "c3": c3.pk,
             "c4": c4.pk,
+            "b1": c1.pk,  # a backup request's call once PREPARE makes one
             "t1": t1.pk,
             "t2": t2.pk,
             "s2": later.shifts.get().pk,
@@ -304,7 +325,7 @@ def test_role_endpoint(role, name, method, url, body, allowed, person, world):
     ids = world(user)
     client = Client()
     client.force_login(user)
-    if role in allowed and name in PREPARE:
+    if name in PREPARE:  # every role: a denied one is refused in the same state
         PREPARE[name](ids)
     r = _request(client, method, url, body, ids)
     if role in allowed:

@@ -28,6 +28,7 @@ PAGES: list[tuple[str, list[str]]] = [
     ("/accounts/security", _SUP),
     ("/plan/", roles_with("view_reports")),
     ("/board/areas.geojson", roles_with("view_calls", "respond")),
+    ("/board/tiles/", roles_with("view_calls", "respond")),  # the base map, board and phone
     ("/board/", roles_with("view_calls")),
     ("/live/events", roles_with("view_calls")),  # ?scope=team: responders, their team
     ("/responder/", roles_with("respond")),
