@@ -341,6 +341,10 @@ async def stream(request):
     await sync_to_async(close_old_connections_now)()
 
     async def events():
+        # and again once streaming starts: middleware that ran after the view (a session
+        # touched on its first request is saved on the way out) opened one more; kept for
+        # the stream's lifetime it starved the pool (50 boards hung the server)
+        await sync_to_async(close_old_connections_now)()
         loop = asyncio.get_running_loop()
         last_write = 0.0
         try:
