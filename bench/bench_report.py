@@ -297,6 +297,12 @@ def fill(url: str, per_month: int) -> dict:
             "narrative, weapon_flag, violence_flag, incident_type_text, source_updated_at, parent_id, "
             "state, closed_at, route, reasons, rules_version, program, created_at, updated_at"
         )
+        # columns whose defaults live in Django, not the table: give them table defaults in
+        # this scratch database so the COPY and the INSERTs below need not list them
+        cur.execute(
+            "ALTER TABLE calls_call ALTER COLUMN source_key SET DEFAULT 'system', "
+            "ALTER COLUMN callback SET DEFAULT ''"
+        )
         for table, columns, buffer in (
             ("calls_call", cols, calls),
             (
