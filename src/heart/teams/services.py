@@ -256,6 +256,17 @@ def start_shift(
     return shift
 
 
+def _lock_open_call(call: Call, *, closed: str = "is closed") -> Call:
+    """The call's row, locked until the transaction ends; NotFound when it is gone,
+    Conflict (``call {id} <closed>``) when it is no longer open. Call inside atomic()."""
+    c = Call.objects.select_for_update().filter(pk=call.pk).first()
+    if c is None:
+        raise NotFound(f"call: no call {call.pk}", path="call_id")
+    if c.state != Call.State.OPEN:
+        raise Conflict(f"call: call {c.pk} {closed}", path="call_id")
+    return c
+
+
 def _raise_all(problems: list[tuple[str, str]], error: type) -> None:
     """Every problem in one message; the first one's field is the path."""
     if problems:
@@ -757,11 +768,7 @@ def _dispatch(
     """
     try:
         with transaction.atomic():
-            c = Call.objects.select_for_update().filter(pk=call.pk).first()
-            if c is None:
-                raise NotFound(f"call: no call {call.pk}", path="call_id")
-            if c.state != Call.State.OPEN:
-                raise Conflict(f"call: call {c.pk} is closed", path="call_id")
+            c = _lock_open_call(call)
             taken = Assignment.objects.filter(call=c, active=True).select_related("team").first()
             if taken is not None:
                 raise Conflict(
@@ -921,11 +928,7 @@ def keep_team_on_call(
     :func:`release_team`)."""
     now = now or timezone.now()
     with transaction.atomic():
-        c = Call.objects.select_for_update().filter(pk=call.pk).first()
-        if c is None:
-            raise NotFound(f"call: no call {call.pk}", path="call_id")
-        if c.state != Call.State.OPEN:
-            raise Conflict(f"call: call {c.pk} is closed", path="call_id")
+        c = _lock_open_call(call)
         a = Assignment.objects.filter(call=c, active=True).select_related("team").first()
         if a is None:
             raise Conflict(f"call: no team is assigned to call {c.pk}", path="call_id")
@@ -1103,11 +1106,7 @@ def close_call_by_dispatch(
     if len(note) > 300 or text_problem(note):
         raise Invalid("note: at most 300 characters of text", path="note")
     with transaction.atomic():
-        c = Call.objects.select_for_update().filter(pk=call.pk).first()
-        if c is None:
-            raise NotFound(f"call: no call {call.pk}", path="call_id")
-        if c.state != Call.State.OPEN:
-            raise Conflict(f"call: call {c.pk} is already closed", path="call_id")
+        c = _lock_open_call(call, closed="is already closed")
         a = Assignment.objects.filter(call=c, active=True).select_related("team").first()
         if a is not None:
             raise Conflict(
