@@ -175,8 +175,15 @@ def main() -> int:
     os.environ.setdefault("HEART_LOG_LEVEL", "ERROR")
     django_setup(args.database_url)
     from heart.accounts.services import create_api_client
-    from heart.web.asgi import application
+    from heart.live.broadcast import get_backend
+    from heart.web.asgi import application, start_background_work
 
+    # as `heart serve` does on its lifespan startup: the cross-process listener (which
+    # also lets the token cache trust its entries), the sweeper and the hold checker
+    start_background_work()
+    ready = getattr(get_backend(), "ready", None)
+    if ready is not None and not ready.wait(10):
+        raise SystemExit("the PostgreSQL listener did not start within 10 s")
     _, token = create_api_client(name=f"profile-{time.time_ns()}")
     make = Bodies(f"p{int(time.time())}")
     loop = asyncio.new_event_loop()

@@ -58,6 +58,7 @@ def recommend_or_fall_back(
     actor: Actor,
     now: dt.datetime | None = None,
     timeline: list[TimelineEvent] | None = None,
+    new_call: bool = False,
 ) -> Recommendation | None:
     """For a call routed to a field unit (a team, or a co-response clinician): record
     the recommendation (units of that kind only: the dispatch guard's rule), hold it, or
@@ -71,7 +72,8 @@ def recommend_or_fall_back(
     when units are on shift but busy: :func:`check_held_calls` recommends the first unit
     that comes free, or falls back when the deadline passes. With no unit on shift a
     call never waits. Caller holds the transaction. With ``timeline`` the events are
-    appended to that list (the caller bulk-inserts).
+    appended to that list (the caller bulk-inserts). ``new_call`` says the call was
+    created in this transaction, so it cannot be held yet (saves intake a statement).
     """
 
     def note(**kw) -> None:
@@ -96,7 +98,8 @@ def recommend_or_fall_back(
         )
         if rec is not None and rec.best is not None:
             _note_recommended(call=call, rec=rec, actor=actor, now=now, note=note)
-            HeldCall.objects.filter(call=call).delete()  # a CAD update found a team
+            if not new_call:  # a CAD update found a team for a call that was waiting
+                HeldCall.objects.filter(call=call).delete()
             return rec
         why = rec.why_none() if rec else "no team"
         if _hold(call=call, program=program, unit=unit, rec=rec, why=why, now=now, note=note):
@@ -402,7 +405,12 @@ def _receive_once(
                 )
         elif stored.state == Call.State.OPEN:
             rec = recommend_or_fall_back(
-                call=stored, program=program, actor=actor, now=now, timeline=timeline
+                call=stored,
+                program=program,
+                actor=actor,
+                now=now,
+                timeline=timeline,
+                new_call=created,
             )
         insert_timeline(timeline)
         emit(
