@@ -133,9 +133,12 @@ for i in range(6):
     Team.objects.filter(pk=team.pk).update(lon=-78.9 + i * 0.01, lat=35.99, position_at=now)
 _, token = create_api_client(name="faults-cad")
 board = create_user(username="faults-board", password="pw-faults-1", role="dispatcher")
-c = Client()
-c.force_login(board)
-print(json.dumps({"token": token, "session": c.cookies["sessionid"].value}))
+sessions = []
+for _ in range(13):  # fresh sign-ins: each one's first request saves its session
+    c = Client()
+    c.force_login(board)
+    sessions.append(c.cookies["sessionid"].value)
+print(json.dumps({"token": token, "session": sessions[0], "fresh_sessions": sessions[1:]}))
 """
 
 
@@ -167,7 +170,7 @@ def seed(url: str, data_dir: Path) -> dict:
 class Server:
     """`heart serve --workers N`, exactly as the README starts it."""
 
-    def __init__(self, url: str, data_dir: Path, workers: int = 2):
+    def __init__(self, url: str, data_dir: Path, workers: int = 2, env: dict | None = None):
         self.port = free_port()
         self.log = data_dir / f"serve-{self.port}.log"
         self.proc = subprocess.Popen(
@@ -181,7 +184,7 @@ class Server:
                 "--workers",
                 str(workers),
             ],
-            env=env_for(url, data_dir),
+            env={**env_for(url, data_dir), **(env or {})},
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             cwd=ROOT,

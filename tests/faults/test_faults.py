@@ -6,7 +6,9 @@
   nothing acknowledged is lost, a refusal is a 503 with Retry-After that succeeds when
   retried;
 * in both, a board connected through the fault receives every event logged meanwhile,
-  by sequence number (reconnecting with Last-Event-ID, replayed from the event log).
+  by sequence number (reconnecting with Last-Event-ID, replayed from the event log);
+* more open boards than pooled connections: intake is still answered at once (an
+  open stream once held a pooled connection for its life and the server hung).
 
 PostgreSQL only: they run in the PostgreSQL pass of scripts/test.sh (DATABASE_URL set
 to PostgreSQL; marked postgres_only, so the SQLite pass deselects them); missing
@@ -149,3 +151,46 @@ def test_postgresql_restart_under_load_recovers_without_a_server_restart(cluster
         f"errors retried; board: {len(board.seqs)} events, {board.reconnects} reconnects; "
         f"{time.monotonic() - t0:.1f} s"
     )
+
+
+def test_open_board_streams_do_not_hold_pooled_connections(cluster):
+    """Twelve boards, each a fresh sign-in, open on two server processes whose pools
+    have three connections each (one process holds at least six of the streams): intake
+    is still answered at once and every board hears every call. (An open stream once kept the connection its session was saved on, after the
+    view, for the stream's life: with more boards than pooled connections every request
+    waited for the pool and the server stopped answering.)"""
+    server = Server(
+        cluster.url,
+        cluster.root,
+        workers=2,
+        env={"HEART_DB_POOL_SIZE": "3", "HEART_DB_POOL_TIMEOUT": "3"},
+    )
+    try:
+        asyncio.run(_boards_and_calls(cluster, server))
+    finally:
+        server.stop()
+
+
+async def _boards_and_calls(cluster, server) -> None:
+    creds = cluster.credentials
+    after = current_seq(cluster.url)
+    boards = [Board(server.port, s, after) for s in creds["fresh_sessions"]]
+    assert len(boards) >= 2 * (3 + 3), "each process's streams could outnumber its pool twice"
+    stop = asyncio.Event()
+    watchers = [asyncio.create_task(b.run(stop)) for b in boards]
+    await asyncio.sleep(2.0)  # every stream open and its first request finished
+    load = Load(server.port, creds["token"], "pool")
+    started = time.monotonic()
+    for i in range(20):  # one after another: each must find a free connection
+        await load.one(i, give_up_after=5.0)
+    took = time.monotonic() - started
+    await asyncio.sleep(2.0)
+    stop.set()
+    await asyncio.gather(*watchers)
+    assert load.gave_up == [] and load.refusals == 0, (load.gave_up, load.refusals)
+    assert max(load.latencies) < 2.0, f"a call waited {max(load.latencies):.1f} s for the pool"
+    logged = logged_seqs(cluster.url, after)
+    short = [i for i, b in enumerate(boards) if logged - b.seqs]
+    assert short == [], f"boards {short} missed events"
+    assert all(b.reconnects == 0 for b in boards), [b.reconnects for b in boards]
+    print(f"12 boards on a pool of 3: 20 calls in {took:.2f} s, every board heard all")
