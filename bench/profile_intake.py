@@ -176,11 +176,13 @@ def main() -> int:
     django_setup(args.database_url)
     from heart.accounts.services import create_api_client
     from heart.live.broadcast import get_backend
-    from heart.web.asgi import application, start_background_work
+    from heart.web.asgi import application, freeze_startup_heap, start_background_work
 
     # as `heart serve` does on its lifespan startup: the cross-process listener (which
-    # also lets the token cache trust its entries), the sweeper and the hold checker
+    # also lets the token cache trust its entries), the sweeper and the hold checker;
+    # the start-up heap frozen out of the garbage collector
     start_background_work()
+    freeze_startup_heap()
     ready = getattr(get_backend(), "ready", None)
     if ready is not None and not ready.wait(10):
         raise SystemExit("the PostgreSQL listener did not start within 10 s")
