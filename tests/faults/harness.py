@@ -336,6 +336,9 @@ class Board:
     reconnects: int = 0
     resets: int = 0
     last: int = 0
+    refused: list[int] = field(default_factory=list)  # statuses other than 200
+    streams: int = 0  # streams opened (200)
+    ended: int = 0  # streams the server ended
 
     async def run(self, stop: asyncio.Event) -> None:
         self.last = self.after
@@ -362,14 +365,17 @@ class Board:
             while (await reader.readline()) not in (b"\r\n", b""):
                 pass
             if status != 200:
+                self.refused.append(status)
                 await asyncio.sleep(1.0)
                 return
+            self.streams += 1
             while not stop.is_set():
                 try:
                     line = await asyncio.wait_for(reader.readline(), 0.5)
                 except TimeoutError:
                     continue
                 if not line:
+                    self.ended += 1
                     return
                 if line.startswith(b"id: "):
                     seq = int(line[4:])
