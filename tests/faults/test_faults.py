@@ -156,9 +156,10 @@ def test_postgresql_restart_under_load_recovers_without_a_server_restart(cluster
 def test_open_board_streams_do_not_hold_pooled_connections(cluster):
     """Twelve boards, each a fresh sign-in, open on two server processes whose pools
     have three connections each (one process holds at least six of the streams): intake
-    is still answered at once and every board hears every call. (An open stream once kept the connection its session was saved on, after the
-    view, for the stream's life: with more boards than pooled connections every request
-    waited for the pool and the server stopped answering.)"""
+    is still answered at once and every board hears every call. (An open stream once
+    kept the connection its session was saved on, after the view, for the stream's life:
+    with more boards than pooled connections every request waited for the pool and the
+    server stopped answering.)"""
     server = Server(
         cluster.url,
         cluster.root,

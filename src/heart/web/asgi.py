@@ -202,12 +202,12 @@ def freeze_startup_heap() -> None:
     The URL conf is imported here rather than by the first request: it pulls in every
     view and what they use (reports, charts, planning: ~96,000 objects and 0.8 s that
     the first requests to each process used to wait for, and that were never frozen).
-    Then Django, the views, the program, Polars and friends (~225,000
-    objects) live as long as the process, yet every full collection walked them all:
-    measured on intake, one full collection paused the process for ~150 ms every few
-    thousand calls, a stop-the-world pause that set the p99 latency (bench/LIVE.md).
-    Frozen, a full collection takes ~7 ms. Collect first so that garbage of the start-up
-    is freed rather than frozen.
+    Django, the views, the program, Polars and friends (~225,000 objects) live as long
+    as the process, yet every full collection walked them all: measured on intake, one
+    full collection paused the process for ~150 ms every few thousand calls, a
+    stop-the-world pause that set the p99 latency (bench/LIVE.md). Frozen, a full
+    collection takes ~7 ms. Collect first so that garbage of the start-up is freed
+    rather than frozen.
     """
     import gc
 
