@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -306,7 +307,7 @@ def recommend(
             else:
                 eta[u.id] = (float(m), "estimated")
     inf = float("inf")
-    ranked = sorted(ready, key=lambda u: (eta.get(u.id, (inf, ""))[0], u.id))[:limit]
+    ranked = heapq.nsmallest(limit, ready, key=lambda u: (eta.get(u.id, (inf, ""))[0], u.id))
 
     picks: list[Pick] = []
     for unit in ranked:
