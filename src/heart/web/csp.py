@@ -1,8 +1,8 @@
 """The Content-Security-Policy middleware: django-csp's, with the header built once.
 
 django-csp builds the policy string anew for every response (two ``build_policy``
-calls and two ``dataclasses.asdict`` per response: ~0.15 ms, about 4 % of an intake
-call's server CPU). This project's policy has no nonces and no view changes it, so
+calls and two ``dataclasses.asdict`` per response: measured alone, 72 us per response
+against 14 us for the cached header). This project's policy has no nonces and no view changes it, so
 for a response that carries no per-view policy (``@csp_update`` and the like) and a
 request that asked for no nonce, the header is the same string every time: it is
 built once and kept until the settings change (tests override them). Anything else
@@ -31,22 +31,24 @@ _PER_VIEW = (
 )
 _DEBUG_EXEMPT = (http.client.INTERNAL_SERVER_ERROR, http.client.NOT_FOUND)
 
-# (header, its value, the URL prefixes it skips); built on first use
-_cache: list[tuple[str, str, tuple[str, ...]]] | None = None
+# (header, its value, the response attribute that exempts from it, the URL prefixes it
+# skips); built on first use
+_cache: list[tuple[str, str, str, tuple[str, ...]]] | None = None
 
 
-def _headers() -> list[tuple[str, str, tuple[str, ...]]]:
+def _headers() -> list[tuple[str, str, str, tuple[str, ...]]]:
     global _cache
     if _cache is None:
         out = []
-        for header, setting, report_only in (
-            (HEADER, "CONTENT_SECURITY_POLICY", False),
-            (HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY", True),
+        for header, setting, exempt, report_only in (
+            (HEADER, "CONTENT_SECURITY_POLICY", "_csp_exempt", False),
+            (HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY", "_csp_exempt_ro", True),
         ):
             value = build_policy(report_only=report_only)
             if value:
                 policy = getattr(settings, setting, None) or {}
-                out.append((header, value, tuple(policy.get("EXCLUDE_URL_PREFIXES") or ())))
+                prefixes = tuple(policy.get("EXCLUDE_URL_PREFIXES") or ())
+                out.append((header, value, exempt, prefixes))
         _cache = out
     return _cache
 
@@ -54,7 +56,7 @@ def _headers() -> list[tuple[str, str, tuple[str, ...]]]:
 @receiver(setting_changed)
 def _forget_policy(*, setting: str, **_) -> None:
     global _cache
-    if setting in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY", "DEBUG"):
+    if setting in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY"):
         _cache = None
 
 
@@ -66,8 +68,7 @@ class CSPMiddleware(LibraryCSPMiddleware):
             return super().process_response(request, response)
         if response.status_code in _DEBUG_EXEMPT and settings.DEBUG:
             return response
-        for header, value, excluded in _headers():
-            exempt = "_csp_exempt" if header == HEADER else "_csp_exempt_ro"
+        for header, value, exempt, excluded in _headers():
             if (
                 header not in response
                 and not getattr(response, exempt, False)
